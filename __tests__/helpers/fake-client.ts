@@ -1,0 +1,91 @@
+import {EventEmitter} from 'node:events';
+import {deferred, type Deferred} from './deferred';
+
+/**
+A fake ioredis client that walks ioredis' status machine under the test's control: `connect()` returns a promise that stays
+pending until the test calls `succeed()` or `fail()`. Status changes are emitted on the next tick, as ioredis does.
+*/
+export class FakeRedis extends EventEmitter {
+	status = 'wait';
+	manuallyClosing = false;
+	connectCalls = 0;
+	options = {host: 'fake.test', port: 6379};
+	private pending: Deferred<void> | undefined;
+
+	constructor({lazyConnect = true} = {}) {
+		super();
+		if (!lazyConnect) {
+			this.connect().catch(() => undefined);
+		}
+	}
+
+	async connect(): Promise<void> {
+		this.connectCalls++;
+		if (this.status === 'connecting' || this.status === 'connect' || this.status === 'ready') {
+			throw new Error('Redis is already connecting/connected');
+		}
+
+		this.setStatus('connecting');
+		this.pending = deferred();
+		return this.pending.promise;
+	}
+
+	/** The handshake finished: `ready`. */
+	succeed(): void {
+		this.setStatus('connect');
+		this.setStatus('ready');
+		this.pending?.resolve();
+		this.pending = undefined;
+	}
+
+	/** The attempt failed: `error`, `close`, then `reconnecting` (a retry timer) or `end`. */
+	fail(error: Error, {retry = false} = {}): void {
+		this.emit('error', error);
+		this.setStatus('close');
+		this.setStatus(retry ? 'reconnecting' : 'end');
+		this.pending?.reject(new Error('Connection is closed.'));
+		this.pending = undefined;
+	}
+
+	/** ioredis' own retry timer fires: it starts an attempt itself (not through the guard, not counted). */
+	retry(): void {
+		this.setStatus('connecting');
+		this.pending = deferred();
+		this.pending.promise.catch(() => undefined);
+	}
+
+	/** QUIT sent: status stays `ready` until the socket closes. */
+	quit(): Promise<string> {
+		this.manuallyClosing = true;
+		return Promise.resolve('OK');
+	}
+
+	/** The socket finished closing after a quit or disconnect. */
+	socketClosed(): void {
+		this.manuallyClosing = false;
+		this.setStatus('close');
+		this.setStatus('end');
+	}
+
+	disconnect(): void {
+		if (this.status === 'wait' || this.status === 'reconnecting' || this.status === 'end') {
+			this.setStatus('end');
+			return;
+		}
+
+		this.manuallyClosing = true;
+		process.nextTick(() => {
+			this.socketClosed();
+		});
+	}
+
+	setStatus(status: string): void {
+		this.status = status;
+		process.nextTick(() => this.emit(status));
+	}
+
+	/** Listeners currently attached, over every event. */
+	totalListeners(): number {
+		return this.eventNames().reduce((sum, name) => sum + this.listenerCount(name), 0);
+	}
+}

@@ -1,0 +1,213 @@
+/*
+How the guard reads and drives one kind of client. Clients are recognised by shape, never with `instanceof`, so the package
+has no runtime dependency on any client library and works across duplicated installs.
+
+This is hand-written because no library exposes "the phase of a Redis client": each client spells its state differently
+(ioredis `status`, ioredis-mock `connected`), and the guard needs one vocabulary to decide between connecting and waiting.
+*/
+
+/**
+- `ready`: commands go through now.
+- `idle`: nothing is connecting and nothing will by itself: a `connect()` is needed (lazy `wait`, or `end`).
+- `busy`: a connection attempt, or a retry timer, is under way: wait for it, never call `connect()`.
+- `closing`: the client is shutting down (QUIT sent, socket still open): wait for it to end, then connect.
+*/
+export type Phase = 'ready' | 'idle' | 'busy' | 'closing';
+
+export type ClientAdapter = {
+	/** True when commands go through now. The hot path: no allocation. */
+	isReady(): boolean;
+	phase(): Phase;
+	/** Start a connection. May throw synchronously or reject. */
+	connect(): unknown;
+	/** Events after which `phase()` may have changed. */
+	readonly statusEvents: readonly string[];
+	/** Events that mean "the connection went away". */
+	readonly closeEvents: readonly string[];
+	/** The server(s) the client talks to, for error messages. */
+	describe(): string;
+	/** Stop for good, gracefully when possible; resolves when the client has ended. */
+	close(deadlineMs: number): Promise<void>;
+};
+
+// The minimal surface every supported client shares.
+export type EventEmitterLike = {
+	on(event: string, listener: (...arguments_: any[]) => void): unknown;
+	removeListener(event: string, listener: (...arguments_: any[]) => void): unknown;
+};
+
+type IORedisLike = EventEmitterLike & {
+	status: string;
+	connect(): Promise<unknown>;
+	quit(): Promise<unknown>;
+	disconnect(reconnect?: boolean): void;
+	isCluster?: boolean;
+	options?: {host?: string; port?: number; path?: string};
+	startupNodes?: unknown[];
+	// Private in ioredis' types; read only to tell "QUIT sent, socket not closed yet" apart from `ready`.
+	manuallyClosing?: boolean;
+	reconnectTimeout?: unknown;
+	stream?: {destroy?: () => void};
+	setStatus?: (status: string) => void;
+	flushQueue?: (error: Error) => void;
+};
+
+type IORedisMockLike = EventEmitterLike & {
+	connected: boolean;
+	connect(): unknown;
+	disconnect(): void;
+	options?: {host?: string; port?: number};
+};
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+	(typeof value === 'object' || typeof value === 'function') && value !== null;
+
+const hasEvents = (value: Record<string, unknown>): boolean =>
+	typeof value.on === 'function' && typeof value.removeListener === 'function';
+
+/**
+Which adapter fits `client`, or `undefined` when it is not a Redis client the guard knows.
+*/
+export function adapterFor(client: unknown): ClientAdapter | undefined {
+	if (!isObject(client) || !hasEvents(client) || typeof client.connect !== 'function') {
+		return undefined;
+	}
+
+	if (typeof client.status === 'string' && typeof client.disconnect === 'function') {
+		return ioredisAdapter(client as unknown as IORedisLike);
+	}
+
+	if (typeof client.connected === 'boolean' && typeof client.disconnect === 'function') {
+		return ioredisMockAdapter(client as unknown as IORedisMockLike);
+	}
+
+	return undefined;
+}
+
+/** Wait for one of `events` on `emitter`, at most `ms`; resolves `true` if an event came. Leaves nothing attached. */
+export function waitForEvent(emitter: EventEmitterLike, events: readonly string[], ms: number): Promise<boolean> {
+	return new Promise(resolve => {
+		const done = (value: boolean) => {
+			clearTimeout(timer);
+			for (const event of events) {
+				emitter.removeListener(event, onEvent);
+			}
+
+			resolve(value);
+		};
+
+		const onEvent = () => {
+			done(true);
+		};
+
+		const timer = setTimeout(done, ms, false);
+		for (const event of events) {
+			emitter.on(event, onEvent);
+		}
+	});
+}
+
+function hostOf(node: unknown): string {
+	if (isObject(node)) {
+		return `${String(node.host ?? 'localhost')}:${String(node.port ?? 6379)}`;
+	}
+
+	return String(node);
+}
+
+// ioredis `Redis` and `Cluster` (v5 and v6) share the status names; Cluster adds `disconnecting`.
+function ioredisAdapter(client: IORedisLike): ClientAdapter {
+	const phase = (): Phase => {
+		switch (client.status) {
+			case 'ready': {
+				return client.manuallyClosing === true ? 'closing' : 'ready';
+			}
+
+			case 'wait':
+			case 'end': {
+				return 'idle';
+			}
+
+			case 'connecting':
+			case 'connect':
+			case 'reconnecting': {
+				return 'busy';
+			}
+
+			default: {
+				// `close` (same tick becomes `reconnecting` or `end`), Cluster's `disconnecting`, or a status we don't know.
+				return 'closing';
+			}
+		}
+	};
+
+	const ended = () => client.status === 'end';
+
+	// ioredis' `disconnect()` while a retry timer is pending clears the timer but never reaches `end`: the socket is already
+	// closed, so no `close` event comes (measured on 5.x and 6.x; Cluster stops at `disconnecting` the same way). Nothing is
+	// left running then, so finish the transition the way ioredis' own close handler does.
+	const finishStuckDisconnect = () => {
+		if (!ended() && (client.status === 'reconnecting' || client.status === 'disconnecting' || client.status === 'close')
+			&& typeof client.setStatus === 'function') {
+			client.setStatus('end');
+			client.flushQueue?.(new Error('Connection is closed.'));
+		}
+	};
+
+	return {
+		isReady: () => client.status === 'ready' && client.manuallyClosing !== true,
+		phase,
+		connect: () => client.connect(),
+		statusEvents: ['connecting', 'connect', 'ready', 'reconnecting', 'wait'],
+		closeEvents: ['close', 'end'],
+		describe() {
+			if (client.isCluster === true && Array.isArray(client.startupNodes)) {
+				return `cluster ${client.startupNodes.map(node => hostOf(node)).join(', ')}`;
+			}
+
+			return client.options?.path ?? hostOf(client.options ?? {});
+		},
+		async close(deadlineMs) {
+			if (ended()) {
+				return;
+			}
+
+			if (phase() === 'ready') {
+				const quitEnded = waitForEvent(client, ['end'], deadlineMs);
+				client.quit().catch(() => undefined);
+				if (await quitEnded || ended()) {
+					return;
+				}
+			}
+
+			// Not connected, or QUIT got no answer in time (a frozen server): drop the socket.
+			const disconnectEnded = waitForEvent(client, ['end'], deadlineMs);
+			client.disconnect();
+			finishStuckDisconnect();
+			if (!ended()) {
+				// `disconnect()` only half-closes the socket; a frozen peer never finishes the close. Destroy it.
+				client.stream?.destroy?.();
+			}
+
+			await disconnectEnded;
+			finishStuckDisconnect();
+		},
+	};
+}
+
+// ioredis-mock 8: no `status`, a boolean `connected`; `connect()` throws (or rejects) when already connected.
+function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
+	return {
+		isReady: () => client.connected,
+		phase: () => client.connected ? 'ready' : 'idle',
+		connect: () => client.connect(),
+		statusEvents: ['ready', 'connect'],
+		closeEvents: ['end'],
+		describe: () => `ioredis-mock ${hostOf(client.options ?? {})}`,
+		async close() {
+			if (client.connected) {
+				client.disconnect();
+			}
+		},
+	};
+}

@@ -1,0 +1,380 @@
+import {adapterFor, type ClientAdapter} from './client-adapter.js';
+import {ConnectionGuardError} from './errors.js';
+import {singleFlight} from './single-flight.js';
+
+/** Options for {@link guardedRedis}. */
+export type GuardedRedisOptions = {
+	/**
+	Default deadline, in milliseconds, for each `ensureConnected()` call. `Infinity` waits without a deadline.
+
+	@default 5000
+	*/
+	readonly timeoutMs?: number;
+};
+
+/** Options for one {@link RedisGuard.ensureConnected} call. */
+export type EnsureConnectedOptions = {
+	/**
+	Deadline for this call, in milliseconds; rejects with code `TIMEOUT` when it passes. It ends this caller's wait only:
+	the shared connection attempt goes on for the other callers. `Infinity` waits without a deadline.
+
+	@default the guard's `timeoutMs` (5000)
+	*/
+	readonly timeoutMs?: number;
+
+	/** Rejects this call at once with code `ABORTED` when aborted; an already-aborted signal starts no connection. */
+	readonly signal?: AbortSignal;
+};
+
+/** A race-free handle on one Redis client. Create it with {@link guardedRedis}. */
+export type RedisGuard<C> = {
+	/** The wrapped client, as given. */
+	readonly client: C;
+
+	/** `true` when the client is ready for commands now (and the guard is not closed). */
+	readonly isReady: boolean;
+
+	/**
+	Resolve with the client once it is ready, connecting it if needed — at most one `connect()` per client at a time, shared
+	by every concurrent caller of every guard of that client. Rejects with a {@link ConnectionGuardError}.
+	*/
+	ensureConnected(options?: EnsureConnectedOptions): Promise<C>;
+
+	/**
+	Quit the client (gracefully when it is connected) and resolve once it has ended. Afterwards every `ensureConnected()`
+	of every guard of this client rejects with code `CLOSED`. Calling it again returns the same promise.
+	*/
+	close(): Promise<void>;
+};
+
+/** The smallest shape `guardedRedis` accepts at the type level; the runtime check is stricter. */
+export type RedisLikeClient = {
+	connect(...arguments_: any[]): unknown;
+	on(event: any, listener: (...arguments_: any[]) => void): unknown;
+};
+
+const defaultTimeoutMs = 5000;
+// `setTimeout` fires after 1 ms for longer delays (with a TimeoutOverflowWarning); anything longer waits without a timer.
+const maxTimerMs = 2_147_483_647;
+
+// One state per client, shared by every guard of it: two guards must never connect the same client twice.
+type SharedState = {
+	readonly adapter: ClientAdapter;
+	readonly readyPromise: Promise<unknown>;
+	readonly waitUntilReady: () => Promise<void>;
+	cancelAttempt: ((error: ConnectionGuardError) => void) | undefined;
+	closing: Promise<void> | undefined;
+};
+
+const states = new WeakMap<object, SharedState>();
+
+const closedError = (adapter: ClientAdapter) =>
+	new ConnectionGuardError('CLOSED', `The connection guard for Redis at ${adapter.describe()} was closed`);
+
+const describeValue = (value: unknown) => value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+
+function validateTimeout(timeoutMs: unknown, name: string): number | undefined {
+	if (timeoutMs === undefined) {
+		return undefined;
+	}
+
+	if (typeof timeoutMs !== 'number') {
+		throw new TypeError(`Expected \`${name}\` to be a number, got \`${describeValue(timeoutMs)}\``);
+	}
+
+	if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
+		throw new RangeError(`Expected \`${name}\` to be a non-negative number of milliseconds or \`Infinity\`, got \`${timeoutMs}\``);
+	}
+
+	return timeoutMs;
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+	return typeof value === 'object' && value !== null
+		&& typeof (value as AbortSignal).aborted === 'boolean'
+		&& typeof (value as AbortSignal).addEventListener === 'function'
+		&& typeof (value as AbortSignal).removeEventListener === 'function';
+}
+
+// Each client rejects a second `connect()` with its own message; the guard only ever meets these when a connect was
+// started elsewhere in the same tick, and then waits for it. They are never shown to a caller.
+const alreadyConnecting = /already connecting\/connected|Socket already opened|already open/i;
+
+function messageOf(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
+}
+
+/*
+One connection attempt (or one wait for someone else's), shared by every waiter through `singleFlight`. It keeps one set of
+listeners on the client for its whole life and removes them when it settles. It has no deadline of its own: callers'
+deadlines end their own waits, and the attempt goes on for the others.
+*/
+function createAttempt(client: object, adapter: ClientAdapter, state: () => SharedState): () => Promise<void> {
+	const emitter = client as unknown as {
+		on(event: string, listener: (...arguments_: any[]) => void): unknown;
+		removeListener(event: string, listener: (...arguments_: any[]) => void): unknown;
+	};
+
+	return () => new Promise<void>((resolve, reject) => {
+		let settled = false;
+		// Whether a connection was under way during this attempt: if the client then goes idle or closes, it failed.
+		let inProgress = false;
+		let lastError: unknown;
+
+		const finish = (error?: ConnectionGuardError) => {
+			if (settled) {
+				return;
+			}
+
+			settled = true;
+			for (const event of adapter.statusEvents) {
+				emitter.removeListener(event, step);
+			}
+
+			for (const event of adapter.closeEvents) {
+				emitter.removeListener(event, onClose);
+			}
+
+			emitter.removeListener('error', onError);
+			state().cancelAttempt = undefined;
+			if (error) {
+				reject(error);
+			} else {
+				resolve();
+			}
+		};
+
+		const fail = (cause: unknown) => {
+			const reason = cause ?? new Error('Connection is closed.');
+			finish(new ConnectionGuardError(
+				'CONNECT_FAILED',
+				`Could not connect to Redis at ${adapter.describe()}: ${messageOf(reason)}`,
+				{cause: reason},
+			));
+		};
+
+		const onError = (error: unknown) => {
+			lastError = error;
+		};
+
+		const onClose = () => {
+			if (inProgress) {
+				fail(lastError);
+			} else {
+				step();
+			}
+		};
+
+		const onConnectRejected = (error: unknown) => {
+			if (alreadyConnecting.test(messageOf(error))) {
+				// Someone else's connect won the same tick: wait for it like any other.
+				step();
+			} else {
+				fail(lastError ?? error);
+			}
+		};
+
+		function step() {
+			if (settled) {
+				return;
+			}
+
+			switch (adapter.phase()) {
+				case 'ready': {
+					finish();
+					return;
+				}
+
+				case 'busy': {
+					inProgress = true;
+					return;
+				}
+
+				case 'closing': {
+					return;
+				}
+
+				case 'idle': {
+					if (inProgress) {
+						// The connection we saw under way ended without becoming ready (e.g. retries gave up).
+						fail(lastError);
+						return;
+					}
+
+					inProgress = true;
+					let connecting: unknown;
+					try {
+						connecting = adapter.connect();
+					} catch (error) {
+						onConnectRejected(error);
+						return;
+					}
+
+					Promise.resolve(connecting).then(step, onConnectRejected);
+				}
+			}
+		}
+
+		for (const event of adapter.statusEvents) {
+			emitter.on(event, step);
+		}
+
+		for (const event of adapter.closeEvents) {
+			emitter.on(event, onClose);
+		}
+
+		emitter.on('error', onError);
+		state().cancelAttempt = finish;
+		step();
+	});
+}
+
+function stateFor(client: object, adapter: ClientAdapter): SharedState {
+	let state = states.get(client);
+	if (!state) {
+		const created: SharedState = {
+			adapter,
+			// The hot path hands out this one promise: no allocation per call on a ready client.
+			readyPromise: Promise.resolve(client),
+			waitUntilReady: singleFlight(createAttempt(client, adapter, () => created)),
+			cancelAttempt: undefined,
+			closing: undefined,
+		};
+		state = created;
+		states.set(client, state);
+	}
+
+	return state;
+}
+
+/**
+Wrap an existing Redis client so that `ensureConnected()` is race-free.
+
+Any number of concurrent callers share one `client.connect()`; a client that is already connecting (its constructor, a lazy
+first command, or ioredis' own retry) is waited for without calling `connect()`; a failure reaches every waiter of that
+attempt as one `ConnectionGuardError` and the next call starts afresh. Every guard of the same client shares one state.
+
+Supports ioredis `Redis` and `Cluster` (v5, v6) and ioredis-mock, recognised by shape.
+
+@param client - The client you already have. It is not copied or re-configured.
+@param options - Defaults for every `ensureConnected()` call of this guard.
+
+@example
+```
+import Redis from 'ioredis';
+import {guardedRedis} from 'connection-guard';
+
+const redis = guardedRedis(new Redis({lazyConnect: true}));
+
+export async function handler() {
+	const client = await redis.ensureConnected({timeoutMs: 1000});
+	return client.incr('hits');
+}
+```
+*/
+export function guardedRedis<C extends RedisLikeClient>(client: C, options: GuardedRedisOptions = {}): RedisGuard<C> {
+	const adapter = adapterFor(client);
+	if (!adapter) {
+		throw new TypeError(`Expected \`client\` to be a Redis client (ioredis Redis or Cluster, or ioredis-mock), got \`${describeValue(client)}\``);
+	}
+
+	if (options === null || typeof options !== 'object') {
+		throw new TypeError(`Expected \`options\` to be an object, got \`${describeValue(options)}\``);
+	}
+
+	const defaultTimeout = validateTimeout(options.timeoutMs, 'timeoutMs') ?? defaultTimeoutMs;
+	const state = stateFor(client, adapter);
+
+	return {
+		client,
+		get isReady() {
+			return state.closing === undefined && adapter.isReady();
+		},
+		ensureConnected(callOptions?: EnsureConnectedOptions): Promise<C> {
+			if (state.closing !== undefined) {
+				return Promise.reject(closedError(adapter));
+			}
+
+			let timeoutMs = defaultTimeout;
+			let signal: AbortSignal | undefined;
+			if (callOptions !== undefined) {
+				// Bad arguments are programming errors: reject with the TypeError/RangeError rather than throw.
+				try {
+					({timeoutMs, signal} = validateCallOptions(callOptions, defaultTimeout));
+				} catch (error) {
+					return Promise.reject(error);
+				}
+			}
+
+			if (adapter.isReady()) {
+				return state.readyPromise as Promise<C>;
+			}
+
+			if (signal?.aborted) {
+				return Promise.reject(abortedError(signal));
+			}
+
+			return waitFor(client, state.waitUntilReady(), timeoutMs, signal, adapter);
+		},
+		close() {
+			state.closing ??= closeClient(state, defaultTimeout);
+			return state.closing;
+		},
+	};
+}
+
+function validateCallOptions(callOptions: unknown, defaultTimeout: number): {timeoutMs: number; signal: AbortSignal | undefined} {
+	if (callOptions === null || typeof callOptions !== 'object') {
+		throw new TypeError(`Expected \`options\` to be an object, got \`${describeValue(callOptions)}\``);
+	}
+
+	const {timeoutMs, signal} = callOptions as Record<string, unknown>;
+	if (signal !== undefined && !isAbortSignal(signal)) {
+		throw new TypeError(`Expected \`signal\` to be an AbortSignal, got \`${describeValue(signal)}\``);
+	}
+
+	return {timeoutMs: validateTimeout(timeoutMs, 'timeoutMs') ?? defaultTimeout, signal};
+}
+
+function abortedError(signal: AbortSignal) {
+	return new ConnectionGuardError('ABORTED', 'Waiting for Redis was aborted', {cause: signal.reason});
+}
+
+// One caller's wait on the shared attempt: its own deadline and abort, cleaned up whichever way it ends.
+function waitFor<C>(client: C, attempt: Promise<void>, timeoutMs: number, signal: AbortSignal | undefined, adapter: ClientAdapter): Promise<C> {
+	return new Promise<C>((resolve, reject) => {
+		let timer: NodeJS.Timeout | undefined;
+
+		const cleanup = () => {
+			clearTimeout(timer);
+			signal?.removeEventListener('abort', onAbort);
+		};
+
+		function onAbort() {
+			cleanup();
+			reject(abortedError(signal!));
+		}
+
+		if (timeoutMs <= maxTimerMs) {
+			timer = setTimeout(() => {
+				cleanup();
+				reject(new ConnectionGuardError('TIMEOUT', `Redis at ${adapter.describe()} was not ready within ${timeoutMs} ms`));
+			}, timeoutMs);
+		}
+
+		signal?.addEventListener('abort', onAbort, {once: true});
+		attempt.then(() => {
+			cleanup();
+			resolve(client);
+		}, (error: unknown) => {
+			cleanup();
+			reject(error);
+		});
+	});
+}
+
+async function closeClient(state: SharedState, deadlineMs: number): Promise<void> {
+	state.cancelAttempt?.(closedError(state.adapter));
+	// A deadline keeps close() bounded even against a frozen server; `Infinity` still gets a finite grace period.
+	await state.adapter.close(Number.isFinite(deadlineMs) ? Math.min(deadlineMs, maxTimerMs) : defaultTimeoutMs);
+}

@@ -1,0 +1,9 @@
+export {singleFlight, type SingleFlightOptions} from './single-flight.js';
+export {
+	guardedRedis,
+	type GuardedRedisOptions,
+	type EnsureConnectedOptions,
+	type RedisGuard,
+	type RedisLikeClient,
+} from './guarded-redis.js';
+export {ConnectionGuardError, type ConnectionGuardErrorCode} from './errors.js';

@@ -1,0 +1,18 @@
+import {defineConfig, type Options} from 'tsup';
+
+const shared: Options = {
+	entry: ['src/index.ts'],
+	dts: true,
+	target: 'node20',
+};
+
+export default defineConfig([
+	{...shared, format: 'esm'},
+	{
+		...shared,
+		format: 'cjs',
+		// p-memoize is ESM-only. Node 20's require(esm) hands back a namespace without `__esModule`, which breaks the default
+		// import in a CJS bundle, so the require() build carries its own copy of p-memoize (and mimic-function, ~2 KB).
+		noExternal: ['p-memoize', 'mimic-function'],
+	},
+]);
