@@ -9,10 +9,11 @@ This is hand-written because no library exposes "the phase of a Redis client": e
 /**
 - `ready`: commands go through now.
 - `idle`: nothing is connecting and nothing will by itself: a `connect()` is needed (lazy `wait`, or `end`).
-- `busy`: a connection attempt, or a retry timer, is under way: wait for it, never call `connect()`.
+- `connecting`: a connection attempt is under way: wait for it, never call `connect()`.
+- `retrying`: the client's own retry timer is pending: wait for its attempt, never call `connect()`.
 - `closing`: the client is shutting down (QUIT sent, socket still open): wait for it to end, then connect.
 */
-export type Phase = 'ready' | 'idle' | 'busy' | 'closing';
+export type Phase = 'ready' | 'idle' | 'connecting' | 'retrying' | 'closing';
 
 export type ClientAdapter = {
 	/** True when commands go through now. The hot path: no allocation. */
@@ -22,8 +23,6 @@ export type ClientAdapter = {
 	connect(): unknown;
 	/** Events after which `phase()` may have changed. */
 	readonly statusEvents: readonly string[];
-	/** Events that mean "the connection went away". */
-	readonly closeEvents: readonly string[];
 	/** The server(s) the client talks to, for error messages. */
 	describe(): string;
 	/** Stop for good, gracefully when possible; resolves when the client has ended. */
@@ -129,9 +128,12 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 			}
 
 			case 'connecting':
-			case 'connect':
+			case 'connect': {
+				return 'connecting';
+			}
+
 			case 'reconnecting': {
-				return 'busy';
+				return 'retrying';
 			}
 
 			default: {
@@ -158,8 +160,7 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 		isReady: () => client.status === 'ready' && client.manuallyClosing !== true,
 		phase,
 		connect: () => client.connect(),
-		statusEvents: ['connecting', 'connect', 'ready', 'reconnecting', 'wait'],
-		closeEvents: ['close', 'end'],
+		statusEvents: ['connecting', 'connect', 'ready', 'close', 'reconnecting', 'end', 'wait'],
 		describe() {
 			if (client.isCluster === true && Array.isArray(client.startupNodes)) {
 				return `cluster ${client.startupNodes.map(node => hostOf(node)).join(', ')}`;
@@ -201,8 +202,7 @@ function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
 		isReady: () => client.connected,
 		phase: () => client.connected ? 'ready' : 'idle',
 		connect: () => client.connect(),
-		statusEvents: ['ready', 'connect'],
-		closeEvents: ['end'],
+		statusEvents: ['connect', 'ready', 'end'],
 		describe: () => `ioredis-mock ${hostOf(client.options ?? {})}`,
 		async close() {
 			if (client.connected) {

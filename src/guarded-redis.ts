@@ -117,32 +117,12 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 
 	return () => new Promise<void>((resolve, reject) => {
 		let settled = false;
-		// Whether a connection was under way during this attempt: if the client then goes idle or closes, it failed.
-		let inProgress = false;
+		let calledConnect = false;
+		// Armed once we have seen a connection attempt under way. From then on, a client that is no longer connecting and
+		// not ready means that attempt failed. The check reads the client's current phase on every event (level, not edge):
+		// ioredis emits status events a tick late, so an event may be an echo of an earlier attempt.
+		let armed = false;
 		let lastError: unknown;
-
-		const finish = (error?: ConnectionGuardError) => {
-			if (settled) {
-				return;
-			}
-
-			settled = true;
-			for (const event of adapter.statusEvents) {
-				emitter.removeListener(event, step);
-			}
-
-			for (const event of adapter.closeEvents) {
-				emitter.removeListener(event, onClose);
-			}
-
-			emitter.removeListener('error', onError);
-			state().cancelAttempt = undefined;
-			if (error) {
-				reject(error);
-			} else {
-				resolve();
-			}
-		};
 
 		const fail = (cause: unknown) => {
 			const reason = cause ?? new Error('Connection is closed.');
@@ -155,14 +135,6 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 
 		const onError = (error: unknown) => {
 			lastError = error;
-		};
-
-		const onClose = () => {
-			if (inProgress) {
-				fail(lastError);
-			} else {
-				step();
-			}
 		};
 
 		const onConnectRejected = (error: unknown) => {
@@ -179,48 +151,51 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 				return;
 			}
 
-			switch (adapter.phase()) {
-				case 'ready': {
-					finish();
+			const phase = adapter.phase();
+			if (phase === 'ready') {
+				finish();
+			} else if (phase === 'connecting') {
+				armed = true;
+			} else if (armed) {
+				// `idle`, `retrying` or `closing` after an attempt we saw: it ended without becoming ready.
+				fail(lastError);
+			} else if (phase === 'idle' && !calledConnect) {
+				calledConnect = true;
+				let connecting: unknown;
+				try {
+					connecting = adapter.connect();
+				} catch (error) {
+					onConnectRejected(error);
 					return;
 				}
 
-				case 'busy': {
-					inProgress = true;
-					return;
-				}
+				armed = adapter.phase() === 'connecting';
+				Promise.resolve(connecting).then(step, onConnectRejected);
+			}
+			// Otherwise (`retrying`, `closing`): the client is at work and its events wake us.
+		}
 
-				case 'closing': {
-					return;
-				}
+		function finish(error?: ConnectionGuardError) {
+			if (settled) {
+				return;
+			}
 
-				case 'idle': {
-					if (inProgress) {
-						// The connection we saw under way ended without becoming ready (e.g. retries gave up).
-						fail(lastError);
-						return;
-					}
+			settled = true;
+			for (const event of adapter.statusEvents) {
+				emitter.removeListener(event, step);
+			}
 
-					inProgress = true;
-					let connecting: unknown;
-					try {
-						connecting = adapter.connect();
-					} catch (error) {
-						onConnectRejected(error);
-						return;
-					}
-
-					Promise.resolve(connecting).then(step, onConnectRejected);
-				}
+			emitter.removeListener('error', onError);
+			state().cancelAttempt = undefined;
+			if (error) {
+				reject(error);
+			} else {
+				resolve();
 			}
 		}
 
 		for (const event of adapter.statusEvents) {
 			emitter.on(event, step);
-		}
-
-		for (const event of adapter.closeEvents) {
-			emitter.on(event, onClose);
 		}
 
 		emitter.on('error', onError);

@@ -1,5 +1,5 @@
 import {EventEmitter} from 'node:events';
-import {deferred, type Deferred} from './deferred';
+import {deferred, type Deferred} from './deferred.js';
 
 /**
 A fake ioredis client that walks ioredis' status machine under the test's control: `connect()` returns a promise that stays

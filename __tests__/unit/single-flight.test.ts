@@ -1,5 +1,5 @@
 import {singleFlight} from '../../src/index.js';
-import {deferred} from '../helpers/deferred';
+import {deferred} from '../helpers/deferred.js';
 
 describe('singleFlight', () => {
 	test('concurrent calls share the same promise and run `fn` once', async () => {
