@@ -1,0 +1,175 @@
+import {spawn, type ChildProcess, execFile} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {createServer} from 'node:net';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {promisify} from 'node:util';
+
+const run = promisify(execFile);
+
+/** A port nobody listens on right now (and, with `withBus`, port + 10000 too, for Redis Cluster's bus). */
+export async function freePort({withBus = false} = {}): Promise<number> {
+	for (;;) {
+		// eslint-disable-next-line no-await-in-loop
+		const port = await listenOnce(0);
+		// eslint-disable-next-line no-await-in-loop
+		if (port < 55_000 && (!withBus || await listenOnce(port + 10_000).then(() => true, () => false))) {
+			return port;
+		}
+	}
+}
+
+async function listenOnce(port: number): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.once('error', reject);
+		server.listen(port, '127.0.0.1', () => {
+			const {port: bound} = server.address() as {port: number};
+			server.close(() => {
+				resolve(bound);
+			});
+		});
+	});
+}
+
+/** Ask a server on `port` something with redis-cli (never the shared 6379 one unless told). */
+export async function cli(port: number, ...arguments_: string[]): Promise<string> {
+	const {stdout} = await run('redis-cli', ['-p', String(port), ...arguments_]);
+	return stdout.trim();
+}
+
+/**
+A private `redis-server` on a free loopback port, started and stopped by the test. Restarts keep the same port and dir.
+*/
+export class RedisServer {
+	readonly dir = mkdtempSync(join(tmpdir(), 'connection-guard-redis-'));
+	process: ChildProcess | undefined;
+
+	private constructor(readonly port: number, private readonly extraArguments: string[]) {}
+
+	/** Start a server on a free port (or `port`). */
+	static async start({port, extraArguments = []}: {port?: number; extraArguments?: string[]} = {}): Promise<RedisServer> {
+		const server = new RedisServer(port ?? await freePort({withBus: extraArguments.includes('--cluster-enabled')}), extraArguments);
+		await server.restart();
+		return server;
+	}
+
+	/** A port reserved for a server that is not started yet (down at start). */
+	static async reserve(extraArguments: string[] = []): Promise<RedisServer> {
+		return new RedisServer(await freePort(), extraArguments);
+	}
+
+	get url(): string {
+		return `redis://127.0.0.1:${this.port}`;
+	}
+
+	/** Start (again) on the same port, and wait until it answers PING. */
+	async restart(): Promise<void> {
+		if (this.process) {
+			throw new Error('redis-server is already running');
+		}
+
+		const child = spawn('redis-server', [
+			'--port', String(this.port),
+			'--bind', '127.0.0.1',
+			'--save', '',
+			'--appendonly', 'no',
+			'--dir', this.dir,
+			...this.extraArguments,
+		], {stdio: 'ignore'});
+		this.process = child;
+		child.once('exit', () => {
+			if (this.process === child) {
+				this.process = undefined;
+			}
+		});
+
+		const deadline = Date.now() + 10_000;
+		while (Date.now() < deadline) {
+			// eslint-disable-next-line no-await-in-loop
+			if (await cli(this.port, 'PING').then(reply => reply === 'PONG', () => false)) {
+				return;
+			}
+
+			// eslint-disable-next-line no-await-in-loop
+			await new Promise(resolve => {
+				setTimeout(resolve, 20);
+			});
+		}
+
+		throw new Error(`redis-server on port ${this.port} did not start`);
+	}
+
+	/** SIGKILL, and wait until the process is gone. */
+	async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+		const child = this.process;
+		if (!child) {
+			return;
+		}
+
+		const exited = new Promise(resolve => child.once('exit', resolve));
+		child.kill(signal);
+		await exited;
+	}
+
+	/** The process stops answering but keeps its sockets (SIGSTOP); `thaw()` resumes it. */
+	freeze(): void {
+		this.process?.kill('SIGSTOP');
+	}
+
+	thaw(): void {
+		this.process?.kill('SIGCONT');
+	}
+
+	async stop(): Promise<void> {
+		this.thaw();
+		await this.kill('SIGKILL');
+		rmSync(this.dir, {recursive: true, force: true});
+	}
+}
+
+/** A 3-master Redis Cluster on loopback (`redis-cli --cluster create`), ready when `cluster_state:ok` on every node. */
+export class RedisCluster {
+	private constructor(readonly nodes: RedisServer[]) {}
+
+	static async start(masters = 3): Promise<RedisCluster> {
+		const nodes: RedisServer[] = [];
+		for (let index = 0; index < masters; index++) {
+			// eslint-disable-next-line no-await-in-loop
+			nodes.push(await RedisServer.start({
+				extraArguments: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'],
+			}));
+		}
+
+		await run('redis-cli', ['--cluster', 'create', ...nodes.map(node => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+		const cluster = new RedisCluster(nodes);
+		await cluster.waitUntilOk();
+		return cluster;
+	}
+
+	get startupNodes(): Array<{host: string; port: number}> {
+		return this.nodes.map(node => ({host: '127.0.0.1', port: node.port}));
+	}
+
+	async waitUntilOk(timeoutMs = 20_000): Promise<void> {
+		const deadline = Date.now() + timeoutMs;
+		while (Date.now() < deadline) {
+			// eslint-disable-next-line no-await-in-loop
+			const states = await Promise.all(this.nodes.map(async node => cli(node.port, 'CLUSTER', 'INFO').catch(() => '')));
+			if (states.every(info => info.includes('cluster_state:ok'))) {
+				return;
+			}
+
+			// eslint-disable-next-line no-await-in-loop
+			await new Promise(resolve => {
+				setTimeout(resolve, 100);
+			});
+		}
+
+		throw new Error('Redis Cluster did not reach cluster_state:ok');
+	}
+
+	async stop(): Promise<void> {
+		await Promise.all(this.nodes.map(async node => node.stop()));
+	}
+}
