@@ -1,11 +1,11 @@
-import Redis5 from 'ioredis';
-import Redis6 from 'ioredis6';
+import {Redis as Redis5} from 'ioredis';
+import {Redis as Redis6} from 'ioredis6';
 import {RedisServer, freePort} from '../helpers/redis-server.js';
 import {guardContract, type ClientOptions, type GuardClient, type Target} from './contract.js';
 
 jest.setTimeout(30_000);
 
-function singleServerTarget(name: string, RedisClass: typeof Redis5 | typeof Redis6): Target {
+function singleServerTarget(name: string, RedisClass: new (options: Record<string, unknown>) => GuardClient): Target {
 	let server: RedisServer;
 	let refusedPort: number;
 	const portFor = (options: ClientOptions = {}) => options.refused ? refusedPort : server.port;
@@ -28,7 +28,7 @@ function singleServerTarget(name: string, RedisClass: typeof Redis5 | typeof Red
 				retryStrategy: options.retry ? (times: number) => Math.min(times * 20, 200) : () => null,
 				maxRetriesPerRequest: 1,
 				disconnectTimeout: 100,
-			}) as unknown as GuardClient;
+			});
 		},
 		address: options => `127.0.0.1:${portFor(options)}`,
 		kill: async () => server.kill(),
@@ -38,5 +38,5 @@ function singleServerTarget(name: string, RedisClass: typeof Redis5 | typeof Red
 	};
 }
 
-guardContract(singleServerTarget('ioredis 5 Redis, real redis-server', Redis5));
-guardContract(singleServerTarget('ioredis 6 Redis, real redis-server', Redis6));
+guardContract(singleServerTarget('ioredis 5 Redis, real redis-server', Redis5 as never));
+guardContract(singleServerTarget('ioredis 6 Redis, real redis-server', Redis6 as never));
