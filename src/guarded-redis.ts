@@ -73,20 +73,20 @@ const closedError = (adapter: ClientAdapter) =>
 
 const describeValue = (value: unknown) => value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 
-function validateTimeout(timeoutMs: unknown, name: string): number | undefined {
+function timeoutError(timeoutMs: unknown, name: string): Error | undefined {
 	if (timeoutMs === undefined) {
 		return undefined;
 	}
 
 	if (typeof timeoutMs !== 'number') {
-		throw new TypeError(`Expected \`${name}\` to be a number, got \`${describeValue(timeoutMs)}\``);
+		return new TypeError(`Expected \`${name}\` to be a number, got \`${describeValue(timeoutMs)}\``);
 	}
 
 	if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
-		throw new RangeError(`Expected \`${name}\` to be a non-negative number of milliseconds or \`Infinity\`, got \`${timeoutMs}\``);
+		return new RangeError(`Expected \`${name}\` to be a non-negative number of milliseconds or \`Infinity\`, got \`${timeoutMs}\``);
 	}
 
-	return timeoutMs;
+	return undefined;
 }
 
 function isAbortSignal(value: unknown): value is AbortSignal {
@@ -257,7 +257,12 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 		throw new TypeError(`Expected \`options\` to be an object, got \`${describeValue(options)}\``);
 	}
 
-	const defaultTimeout = validateTimeout(options.timeoutMs, 'timeoutMs') ?? defaultTimeoutMs;
+	const invalidTimeout = timeoutError(options.timeoutMs, 'timeoutMs');
+	if (invalidTimeout) {
+		throw invalidTimeout;
+	}
+
+	const defaultTimeout = options.timeoutMs ?? defaultTimeoutMs;
 	const state = stateFor(client, adapter);
 
 	return {
@@ -270,14 +275,11 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 				return Promise.reject(closedError(adapter));
 			}
 
-			let timeoutMs = defaultTimeout;
-			let signal: AbortSignal | undefined;
+			// Validation is a few typeof checks and allocates nothing unless the options are bad.
 			if (callOptions !== undefined) {
-				// Bad arguments are programming errors: reject with the TypeError/RangeError rather than throw.
-				try {
-					({timeoutMs, signal} = validateCallOptions(callOptions, defaultTimeout));
-				} catch (error) {
-					return Promise.reject(error);
+				const invalid = callOptionsError(callOptions);
+				if (invalid) {
+					return Promise.reject(invalid);
 				}
 			}
 
@@ -285,11 +287,12 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 				return state.readyPromise as Promise<C>;
 			}
 
+			const signal = callOptions?.signal;
 			if (signal?.aborted) {
 				return Promise.reject(abortedError(signal));
 			}
 
-			return waitFor(client, state.waitUntilReady(), timeoutMs, signal, adapter);
+			return waitFor(client, state.waitUntilReady(), callOptions?.timeoutMs ?? defaultTimeout, signal, adapter);
 		},
 		close() {
 			state.closing ??= closeClient(state, defaultTimeout);
@@ -298,17 +301,18 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 	};
 }
 
-function validateCallOptions(callOptions: unknown, defaultTimeout: number): {timeoutMs: number; signal: AbortSignal | undefined} {
+// Bad arguments are programming errors: ensureConnected() rejects with the TypeError/RangeError (it never throws).
+function callOptionsError(callOptions: unknown): Error | undefined {
 	if (callOptions === null || typeof callOptions !== 'object') {
-		throw new TypeError(`Expected \`options\` to be an object, got \`${describeValue(callOptions)}\``);
+		return new TypeError(`Expected \`options\` to be an object, got \`${describeValue(callOptions)}\``);
 	}
 
 	const {timeoutMs, signal} = callOptions as Record<string, unknown>;
 	if (signal !== undefined && !isAbortSignal(signal)) {
-		throw new TypeError(`Expected \`signal\` to be an AbortSignal, got \`${describeValue(signal)}\``);
+		return new TypeError(`Expected \`signal\` to be an AbortSignal, got \`${describeValue(signal)}\``);
 	}
 
-	return {timeoutMs: validateTimeout(timeoutMs, 'timeoutMs') ?? defaultTimeout, signal};
+	return timeoutError(timeoutMs, 'timeoutMs');
 }
 
 function abortedError(signal: AbortSignal) {
