@@ -5,6 +5,13 @@ What went wrong, as a stable string to branch on.
 - `ABORTED`: the caller's `signal` was aborted; `cause` is `signal.reason`.
 - `CONNECT_FAILED`: the connection attempt failed; `cause` is the client's error.
 - `CLOSED`: the guard was closed with `guard.close()`; it will not connect again.
+
+@example
+```
+function isTransient(code: ConnectionGuardErrorCode) {
+	return code === 'TIMEOUT' || code === 'CONNECT_FAILED';
+}
+```
 */
 export type ConnectionGuardErrorCode = 'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CLOSED';
 

@@ -2,7 +2,14 @@ import {adapterFor, type ClientAdapter} from './client-adapter.js';
 import {ConnectionGuardError} from './errors.js';
 import {singleFlight} from './single-flight.js';
 
-/** Options for {@link guardedRedis}. */
+/**
+Options for {@link guardedRedis}.
+
+@example
+```
+const redis = guardedRedis(client, {timeoutMs: 2000});
+```
+*/
 export type GuardedRedisOptions = {
 	/**
 	Default deadline, in milliseconds, for each `ensureConnected()` call. `Infinity` waits without a deadline.
@@ -12,7 +19,19 @@ export type GuardedRedisOptions = {
 	readonly timeoutMs?: number;
 };
 
-/** Options for one {@link RedisGuard.ensureConnected} call. */
+/**
+Options for one {@link RedisGuard.ensureConnected} call.
+
+@example
+```
+app.get('/hits', async (request, response) => {
+	const controller = new AbortController();
+	request.on('close', () => controller.abort());
+	const client = await redis.ensureConnected({timeoutMs: 250, signal: controller.signal});
+	response.json({hits: await client.incr('hits')});
+});
+```
+*/
 export type EnsureConnectedOptions = {
 	/**
 	Deadline for this call, in milliseconds; rejects with code `TIMEOUT` when it passes. It ends this caller's wait only:
@@ -26,7 +45,19 @@ export type EnsureConnectedOptions = {
 	readonly signal?: AbortSignal;
 };
 
-/** A race-free handle on one Redis client. Create it with {@link guardedRedis}. */
+/**
+A race-free handle on one Redis client. Create it with {@link guardedRedis}.
+
+@example
+```
+const redis: RedisGuard<Redis> = guardedRedis(new Redis({lazyConnect: true}));
+if (!redis.isReady) {
+	await redis.ensureConnected();
+}
+
+await redis.close(); // on shutdown
+```
+*/
 export type RedisGuard<C> = {
 	/** The wrapped client, as given. */
 	readonly client: C;
@@ -47,7 +78,17 @@ export type RedisGuard<C> = {
 	close(): Promise<void>;
 };
 
-/** The smallest shape `guardedRedis` accepts at the type level; the runtime check is stricter. */
+/**
+The smallest shape `guardedRedis` accepts at the type level; the runtime check is stricter (it recognises ioredis `Redis`
+and `Cluster` by their `status`, ioredis-mock by its `connected`).
+
+@example
+```
+function withGuard<C extends RedisLikeClient>(client: C) {
+	return guardedRedis(client);
+}
+```
+*/
 export type RedisLikeClient = {
 	connect(...arguments_: any[]): unknown;
 	on(event: any, listener: (...arguments_: any[]) => void): unknown;

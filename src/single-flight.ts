@@ -1,6 +1,13 @@
 import pMemoize from 'p-memoize';
 
-/** Options for {@link singleFlight}. */
+/**
+Options for {@link singleFlight}.
+
+@example
+```
+const fetchUser = singleFlight((id: string) => api.user(id), {key: id => id});
+```
+*/
 export type SingleFlightOptions<A extends unknown[]> = {
 	/**
 	Maps a call's arguments to the key that decides which calls share one flight.

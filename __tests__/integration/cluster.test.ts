@@ -1,44 +1,50 @@
-import {Cluster} from 'ioredis';
+import {Cluster as Cluster5} from 'ioredis';
+import {Cluster as Cluster6} from 'ioredis6';
 import {RedisCluster, freePort} from '../helpers/redis-server.js';
-import {guardContract, type GuardClient} from './contract.js';
+import {guardContract, type GuardClient, type Target} from './contract.js';
 
 jest.setTimeout(60_000);
 
-let cluster: RedisCluster;
-let refusedPort: number;
+function clusterTarget(name: string, ClusterClass: new (nodes: unknown[], options: Record<string, unknown>) => GuardClient): Target {
+	let cluster: RedisCluster;
+	let refusedPort: number;
 
-guardContract({
-	name: 'ioredis Cluster, real 3-master Redis Cluster',
-	async start() {
-		cluster = await RedisCluster.start(3);
-		refusedPort = await freePort();
-	},
-	async stop() {
-		await cluster.stop();
-	},
-	client(options = {}) {
-		return new Cluster(options.refused ? [{host: '127.0.0.1', port: refusedPort}] : cluster.startupNodes, {
-			lazyConnect: options.lazy ?? true,
-			clusterRetryStrategy: options.retry ? (times: number) => Math.min(times * 20, 200) : () => null,
-			redisOptions: {disconnectTimeout: 100, maxRetriesPerRequest: 1},
-		}) as unknown as GuardClient;
-	},
-	address: options => options?.refused ? `127.0.0.1:${refusedPort}` : `127.0.0.1:${cluster.nodes[0]!.port}`,
-	async kill() {
-		await Promise.all(cluster.nodes.map(async node => node.kill()));
-	},
-	async restart() {
-		await Promise.all(cluster.nodes.map(async node => node.process ? undefined : node.restart()));
-		await cluster.waitUntilOk();
-	},
-	freeze() {
-		for (const node of cluster.nodes) {
-			node.freeze();
-		}
-	},
-	thaw() {
-		for (const node of cluster.nodes) {
-			node.thaw();
-		}
-	},
-});
+	return {
+		name,
+		async start() {
+			cluster = await RedisCluster.start(3);
+			refusedPort = await freePort();
+		},
+		async stop() {
+			await cluster.stop();
+		},
+		client(options = {}) {
+			return new ClusterClass(options.refused ? [{host: '127.0.0.1', port: refusedPort}] : cluster.startupNodes, {
+				lazyConnect: options.lazy ?? true,
+				clusterRetryStrategy: options.retry ? (times: number) => Math.min(times * 20, 200) : () => null,
+				redisOptions: {disconnectTimeout: 100, maxRetriesPerRequest: 1},
+			});
+		},
+		address: options => options?.refused ? `127.0.0.1:${refusedPort}` : `127.0.0.1:${cluster.nodes[0]!.port}`,
+		async kill() {
+			await Promise.all(cluster.nodes.map(async node => node.kill()));
+		},
+		async restart() {
+			await Promise.all(cluster.nodes.map(async node => node.process ? undefined : node.restart()));
+			await cluster.waitUntilOk();
+		},
+		freeze() {
+			for (const node of cluster.nodes) {
+				node.freeze();
+			}
+		},
+		thaw() {
+			for (const node of cluster.nodes) {
+				node.thaw();
+			}
+		},
+	};
+}
+
+guardContract(clusterTarget('ioredis 5 Cluster, real 3-master Redis Cluster', Cluster5 as never));
+guardContract(clusterTarget('ioredis 6 Cluster, real 3-master Redis Cluster', Cluster6 as never));
