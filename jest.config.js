@@ -8,7 +8,11 @@ const common = {
 	testEnvironment: 'node',
 	transform,
 	transformIgnorePatterns: ['/node_modules/(?!(p-memoize|mimic-function)/)'],
-	moduleNameMapper: {'^(\\.{1,2}/.*)\\.js$': '$1'},
+	moduleNameMapper: {
+		'^(\\.{1,2}/.*)\\.js$': '$1',
+		// The examples import the package by its name, as users do: the built CommonJS entry (npm test builds first).
+		'^connection-guard$': '<rootDir>/dist/index.cjs',
+	},
 	setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/setup.ts'],
 };
 
@@ -16,5 +20,6 @@ export default {
 	projects: [
 		{...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/unit/**/*.test.ts']},
 		{...common, displayName: 'integration', testMatch: ['<rootDir>/__tests__/integration/**/*.test.ts']},
+		{...common, displayName: 'examples', testMatch: ['<rootDir>/__tests__/examples/**/*.test.ts']},
 	],
 };

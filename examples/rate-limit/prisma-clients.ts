@@ -1,0 +1,30 @@
+import {PrismaBetterSqlite3} from '@prisma/adapter-better-sqlite3';
+import {PrismaPg} from '@prisma/adapter-pg';
+import {PrismaClient as PostgresPrismaClient} from './generated/postgres/client.js';
+import {PrismaClient as SqlitePrismaClient} from './generated/sqlite/client.js';
+import {applyRateLimitMigrations, defaultMigrationsDir, type PrismaProvider, type PrismaRawClient} from './prisma-store.js';
+
+export type RateLimitPrisma = (SqlitePrismaClient | PostgresPrismaClient) & PrismaRawClient;
+
+/**
+A Prisma 7 client for the rate-limit table, through a driver adapter (no engine binary): SQLite with
+`@prisma/adapter-better-sqlite3` for a `file:` URL, PostgreSQL with `@prisma/adapter-pg` for a `postgres://` URL.
+The checked-in migrations are applied before it is returned.
+
+@example
+```
+const {prisma} = await createRateLimitPrisma('file:./rate-limit.db');
+const store = new PrismaRateLimitStore({prisma, windowMs: 60_000});
+```
+*/
+export async function createRateLimitPrisma(
+	url: string,
+	migrationsDir: string = defaultMigrationsDir,
+): Promise<{prisma: RateLimitPrisma; provider: PrismaProvider}> {
+	const provider: PrismaProvider = /^postgres(ql)?:/.test(url) ? 'postgres' : 'sqlite';
+	const prisma = (provider === 'postgres'
+		? new PostgresPrismaClient({adapter: new PrismaPg({connectionString: url})})
+		: new SqlitePrismaClient({adapter: new PrismaBetterSqlite3({url})})) as RateLimitPrisma;
+	await applyRateLimitMigrations(prisma, provider, migrationsDir);
+	return {prisma, provider};
+}

@@ -1,0 +1,133 @@
+import {readdir, readFile} from 'node:fs/promises';
+import {join, resolve} from 'node:path';
+import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
+import {
+	checkKey, checkStoreOptions, toConsumeResult, windowFromMiddleware, type ConsumeResult, type RateLimitStoreOptions,
+} from './options.js';
+
+/**
+The part of a Prisma 7 client the store uses. Both generated clients of this example (SQLite through
+`@prisma/adapter-better-sqlite3`, PostgreSQL through `@prisma/adapter-pg`) have it, as does any other Prisma client.
+*/
+export type PrismaRawClient = {
+	$queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<T>;
+	$executeRaw(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<number>;
+	$executeRawUnsafe(query: string, ...values: unknown[]): PromiseLike<number>;
+};
+
+export type PrismaProvider = 'sqlite' | 'postgres';
+
+export type PrismaRateLimitStoreOptions = RateLimitStoreOptions & {
+	prisma: PrismaRawClient;
+	/** The clock, in ms since the epoch (tests move it to end a window). @default Date.now */
+	now?: () => number;
+};
+
+/** Where this example keeps its checked-in SQL migrations. */
+export const defaultMigrationsDir = resolve('examples/rate-limit/prisma/migrations');
+
+/**
+Apply the checked-in SQL migrations (`*.{provider}.sql`, in name order) to the database. Prisma 7's `migrate`/`db push`
+need a native schema engine; plain SQL through the client needs none. Every migration is idempotent (`IF NOT EXISTS`).
+*/
+export async function applyRateLimitMigrations(
+	prisma: PrismaRawClient,
+	provider: PrismaProvider,
+	migrationsDir: string = defaultMigrationsDir,
+): Promise<void> {
+	const files = (await readdir(migrationsDir)).filter(file => file.endsWith(`.${provider}.sql`)).sort();
+	for (const file of files) {
+		// eslint-disable-next-line no-await-in-loop
+		await prisma.$executeRawUnsafe(await readFile(join(migrationsDir, file), 'utf8'));
+	}
+}
+
+type Row = {hits: number | bigint; reset_at: number | bigint};
+
+/**
+The same fixed-window store on SQL through Prisma 7 (driver adapters, no engine binary), for when Redis is unavailable.
+Each increment is one `INSERT … ON CONFLICT DO UPDATE … RETURNING` statement — atomic under any concurrency, no
+read-modify-write — and an expired window restarts at 1. Runs on SQLite (3.35+) and PostgreSQL alike.
+
+@example
+```
+import {PrismaClient} from './generated/sqlite/client.js';
+import {PrismaBetterSqlite3} from '@prisma/adapter-better-sqlite3';
+
+const prisma = new PrismaClient({adapter: new PrismaBetterSqlite3({url: 'file:./rate-limit.db'})});
+await applyRateLimitMigrations(prisma, 'sqlite');
+const store = new PrismaRateLimitStore({prisma, windowMs: 60_000});
+```
+*/
+export class PrismaRateLimitStore implements Store {
+	readonly prefix: string;
+	readonly localKeys = false;
+	windowMs: number;
+	readonly limit: number;
+	private readonly prisma: PrismaRawClient;
+	private readonly now: () => number;
+
+	constructor(options: PrismaRateLimitStoreOptions) {
+		const {windowMs, limit, prefix} = checkStoreOptions(options);
+		const {prisma, now = Date.now} = options;
+		if (prisma === null || typeof prisma !== 'object' || typeof prisma.$queryRaw !== 'function') {
+			throw new TypeError('Expected `prisma` to be a Prisma client');
+		}
+
+		if (typeof now !== 'function') {
+			throw new TypeError('Expected `now` to be a function');
+		}
+
+		this.windowMs = windowMs;
+		this.limit = limit;
+		this.prefix = prefix;
+		this.prisma = prisma;
+		this.now = now;
+	}
+
+	init(options: MiddlewareOptions): void {
+		this.windowMs = windowFromMiddleware(options);
+	}
+
+	async increment(key: string): Promise<ClientRateLimitInfo> {
+		const id = this.prefix + checkKey(key);
+		const now = this.now();
+		const rows = await this.prisma.$queryRaw<Row[]>`
+			INSERT INTO "rate_limit_hits" ("key", "hits", "reset_at") VALUES (${id}, 1, ${now + this.windowMs})
+			ON CONFLICT ("key") DO UPDATE SET
+				"hits" = CASE WHEN "rate_limit_hits"."reset_at" <= ${now} THEN 1 ELSE "rate_limit_hits"."hits" + 1 END,
+				"reset_at" = CASE WHEN "rate_limit_hits"."reset_at" <= ${now} THEN excluded."reset_at" ELSE "rate_limit_hits"."reset_at" END
+			RETURNING "hits", "reset_at"`;
+		const [row] = rows;
+		if (!row) {
+			throw new Error('Rate-limit upsert returned no row');
+		}
+
+		return {totalHits: Number(row.hits), resetTime: new Date(Number(row.reset_at))};
+	}
+
+	async decrement(key: string): Promise<void> {
+		const id = this.prefix + checkKey(key);
+		await this.prisma.$executeRaw`
+			UPDATE "rate_limit_hits" SET "hits" = "hits" - 1
+			WHERE "key" = ${id} AND "hits" > 0 AND "reset_at" > ${this.now()}`;
+	}
+
+	async resetKey(key: string): Promise<void> {
+		const id = this.prefix + checkKey(key);
+		await this.prisma.$executeRaw`DELETE FROM "rate_limit_hits" WHERE "key" = ${id}`;
+	}
+
+	async get(key: string): Promise<ClientRateLimitInfo | undefined> {
+		const id = this.prefix + checkKey(key);
+		const rows = await this.prisma.$queryRaw<Row[]>`
+			SELECT "hits", "reset_at" FROM "rate_limit_hits" WHERE "key" = ${id} AND "reset_at" > ${this.now()}`;
+		const [row] = rows;
+		return row ? {totalHits: Number(row.hits), resetTime: new Date(Number(row.reset_at))} : undefined;
+	}
+
+	/** Count a hit and decide against `limit` (for use without express-rate-limit). */
+	async consume(key: string): Promise<ConsumeResult> {
+		return toConsumeResult(await this.increment(key), this.limit);
+	}
+}

@@ -1,0 +1,7 @@
+-- Rate-limit counters, one row per key and fixed window. Applied by applyRateLimitMigration() (prisma-store.ts).
+CREATE TABLE IF NOT EXISTS "rate_limit_hits" (
+    "key" TEXT NOT NULL,
+    "hits" INTEGER NOT NULL,
+    "reset_at" BIGINT NOT NULL,
+    CONSTRAINT "rate_limit_hits_pkey" PRIMARY KEY ("key")
+);
