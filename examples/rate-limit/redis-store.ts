@@ -13,7 +13,7 @@ Where the store gets a connected client before each operation. A `guardedRedis(c
 the racy variants it compares against through the same shape.
 */
 export type RedisConnectionSource<C extends RedisClient = RedisClient> = {
-	ensureConnected(options?: {timeoutMs?: number}): Promise<C>;
+	ensureConnected(options?: {timeoutMs?: number; signal?: AbortSignal}): Promise<C>;
 };
 
 export type RedisRateLimitStoreOptions = RateLimitStoreOptions & {
@@ -22,9 +22,18 @@ export type RedisRateLimitStoreOptions = RateLimitStoreOptions & {
 	pass your own guard to share it (and its `timeoutMs`) with the rest of your app.
 	*/
 	redis: RedisClient | RedisConnectionSource;
-	/** How long one operation may wait for Redis to be ready before it fails (and a fallback store takes over). @default 500 */
-	connectTimeoutMs?: number;
+	/**
+	Deadline for one whole operation (waiting for a ready client, then the script), in ms. When it passes the operation
+	rejects, so a fallback store can answer: a server killed mid-command would otherwise hold the request while ioredis
+	retries the command (`maxRetriesPerRequest`). @default 1000
+	*/
+	timeoutMs?: number;
 };
+
+/** An operation of the Redis store ran past its `timeoutMs`. */
+export class RedisStoreTimeoutError extends Error {
+	override readonly name = 'RedisStoreTimeoutError';
+}
 
 // Fixed window in one round trip: count the hit and start the window's expiry atomically. A single key, so the script
 // runs on whichever Cluster node owns it.
@@ -98,17 +107,17 @@ export class RedisRateLimitStore implements Store {
 	windowMs: number;
 	readonly limit: number;
 	private readonly redis: RedisConnectionSource;
-	private readonly connectTimeoutMs: number;
+	private readonly timeoutMs: number;
 
 	constructor(options: RedisRateLimitStoreOptions) {
 		const {windowMs, limit, prefix} = checkStoreOptions(options);
-		const {redis, connectTimeoutMs = 500} = options;
+		const {redis, timeoutMs = 1000} = options;
 		if (redis === null || typeof redis !== 'object') {
 			throw new TypeError('Expected `redis` to be an ioredis client or a `guardedRedis(client)` guard');
 		}
 
-		if (typeof connectTimeoutMs !== 'number' || Number.isNaN(connectTimeoutMs) || connectTimeoutMs < 0) {
-			throw new RangeError(`Expected \`connectTimeoutMs\` to be a non-negative number, got \`${String(connectTimeoutMs)}\``);
+		if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs <= 0) {
+			throw new RangeError(`Expected \`timeoutMs\` to be a positive number, got \`${String(timeoutMs)}\``);
 		}
 
 		this.windowMs = windowMs;
@@ -116,7 +125,7 @@ export class RedisRateLimitStore implements Store {
 		this.prefix = prefix;
 		// guardedRedis() throws a TypeError naming `client` for anything that is not a Redis client.
 		this.redis = 'ensureConnected' in redis && typeof redis.ensureConnected === 'function' ? redis : guardedRedis(redis as RedisClient);
-		this.connectTimeoutMs = connectTimeoutMs;
+		this.timeoutMs = timeoutMs;
 	}
 
 	init(options: MiddlewareOptions): void {
@@ -125,25 +134,28 @@ export class RedisRateLimitStore implements Store {
 
 	async increment(key: string): Promise<ClientRateLimitInfo> {
 		const id = this.keyOf(key);
-		const client = await this.client();
-		const [totalHits, ttl] = await client.connectionGuardRateLimitIncrement(id, this.windowMs);
-		return {totalHits: Number(totalHits), resetTime: new Date(Date.now() + Number(ttl))};
+		return this.run(async client => {
+			const [totalHits, ttl] = await client.connectionGuardRateLimitIncrement(id, this.windowMs);
+			return {totalHits: Number(totalHits), resetTime: new Date(Date.now() + Number(ttl))};
+		});
 	}
 
 	async decrement(key: string): Promise<void> {
 		const id = this.keyOf(key);
-		await (await this.client()).connectionGuardRateLimitDecrement(id);
+		await this.run(async client => client.connectionGuardRateLimitDecrement(id));
 	}
 
 	async resetKey(key: string): Promise<void> {
 		const id = this.keyOf(key);
-		await (await this.client()).del(id);
+		await this.run(async client => client.del(id));
 	}
 
 	async get(key: string): Promise<ClientRateLimitInfo | undefined> {
 		const id = this.keyOf(key);
-		const found = await (await this.client()).connectionGuardRateLimitGet(id);
-		return found ? {totalHits: Number(found[0]), resetTime: new Date(Date.now() + Number(found[1]))} : undefined;
+		return this.run(async client => {
+			const found = await client.connectionGuardRateLimitGet(id);
+			return found ? {totalHits: Number(found[0]), resetTime: new Date(Date.now() + Number(found[1]))} : undefined;
+		});
 	}
 
 	/** Count a hit and decide against `limit` (for use without express-rate-limit). */
@@ -155,7 +167,25 @@ export class RedisRateLimitStore implements Store {
 		return this.prefix + checkKey(key);
 	}
 
-	private async client(): Promise<ScriptedClient> {
-		return withScripts(await this.redis.ensureConnected({timeoutMs: this.connectTimeoutMs}));
+	// One deadline for the whole operation. The guard bounds the wait for a ready client; the timer here also bounds the
+	// command, which ioredis may hold and retry when the server dies mid-flight.
+	private async run<T>(operation: (client: ScriptedClient) => Promise<T>): Promise<T> {
+		let timer: NodeJS.Timeout | undefined;
+		const deadline = new Promise<never>((_resolve, reject) => {
+			timer = setTimeout(() => {
+				reject(new RedisStoreTimeoutError(`Redis rate-limit operation did not finish within ${this.timeoutMs} ms`));
+			}, this.timeoutMs);
+		});
+		const work = (async () => {
+			const client = await this.redis.ensureConnected({timeoutMs: this.timeoutMs});
+			return operation(withScripts(client));
+		})();
+		// If the deadline wins, the late outcome of `work` is dropped, never left unhandled.
+		work.catch(() => undefined);
+		try {
+			return await Promise.race([work, deadline]);
+		} finally {
+			clearTimeout(timer);
+		}
 	}
 }

@@ -1,0 +1,191 @@
+import type {ClientRateLimitInfo} from 'express-rate-limit';
+import {
+	FallbackRateLimitStore, RateLimitStoreUnavailableError, type RateLimitStore,
+} from '../../examples/rate-limit/fallback-store.js';
+import {deferred, type Deferred} from '../helpers/deferred.js';
+
+const falling = '[rate-limit] Redis store failed. Falling back to Prisma store for rate limiting.';
+const recovered = '[rate-limit] Redis store recovered. Back to Redis store for rate limiting.';
+
+/** A store whose health the test flips; counts every call. */
+class ScriptedStore implements RateLimitStore {
+	healthy = true;
+	calls = 0;
+	gate: Deferred<void> | undefined;
+	readonly hits = new Map<string, number>();
+	constructor(readonly prefix: string) {}
+
+	async increment(key: string): Promise<ClientRateLimitInfo> {
+		this.calls++;
+		await this.gate?.promise;
+		if (!this.healthy) {
+			throw new Error(`${this.prefix} is down`);
+		}
+
+		const totalHits = (this.hits.get(key) ?? 0) + 1;
+		this.hits.set(key, totalHits);
+		return {totalHits, resetTime: undefined};
+	}
+
+	async decrement(key: string): Promise<void> {
+		this.check();
+		this.hits.set(key, Math.max(0, (this.hits.get(key) ?? 0) - 1));
+	}
+
+	async resetKey(key: string): Promise<void> {
+		this.check();
+		this.hits.delete(key);
+	}
+
+	private check() {
+		if (!this.healthy) {
+			throw new Error(`${this.prefix} is down`);
+		}
+	}
+}
+
+function setup(options: {cooldownMs?: number} = {}) {
+	const primary = new ScriptedStore('redis');
+	const fallback = new ScriptedStore('prisma');
+	const logger = {warn: jest.fn(), info: jest.fn()};
+	let now = 0;
+	const store = new FallbackRateLimitStore(primary, fallback, {cooldownMs: 1000, logger, now: () => now, ...options});
+	return {
+		primary, fallback, logger, store,
+		advance(ms: number) {
+			now += ms;
+		},
+	};
+}
+
+describe('FallbackRateLimitStore', () => {
+	test('uses the primary while it is healthy', async () => {
+		const {primary, fallback, store, logger} = setup();
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({totalHits: 1, decidedBy: 'primary'});
+		expect(primary.calls).toBe(1);
+		expect(fallback.calls).toBe(0);
+		expect(logger.warn).not.toHaveBeenCalled();
+	});
+
+	test('on a primary failure it answers from the fallback and logs one line with the cause, not one per request', async () => {
+		const {primary, fallback, store, logger} = setup();
+		primary.healthy = false;
+		const answers = await Promise.all(Array.from({length: 50}, async () => store.incrementDetailed('a')));
+		expect(answers.every(answer => answer.decidedBy === 'fallback')).toBe(true);
+		expect(fallback.hits.get('a')).toBe(50);
+		await store.increment('a');
+		expect(logger.warn).toHaveBeenCalledTimes(1);
+		expect(logger.warn).toHaveBeenCalledWith(falling, expect.objectContaining({message: 'redis is down'}));
+		expect(store.isOpen).toBe(true);
+	});
+
+	test('while open it skips the primary entirely', async () => {
+		const {primary, store} = setup();
+		primary.healthy = false;
+		await store.increment('a');
+		const callsWhenOpened = primary.calls;
+		for (let index = 0; index < 10; index++) {
+			// eslint-disable-next-line no-await-in-loop
+			await store.increment('a');
+		}
+
+		expect(primary.calls).toBe(callsWhenOpened);
+	});
+
+	test('after the cooldown one request probes the primary; success closes the circuit and logs the recovery once', async () => {
+		const {primary, store, logger, advance} = setup();
+		primary.healthy = false;
+		await store.increment('a');
+		primary.healthy = true;
+		advance(999);
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'fallback'});
+		advance(1);
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'primary'});
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'primary'});
+		expect(logger.info).toHaveBeenCalledTimes(1);
+		expect(logger.info).toHaveBeenCalledWith(recovered);
+		expect(store.isOpen).toBe(false);
+	});
+
+	test('a failed probe keeps the circuit open for another cooldown, without another log line', async () => {
+		const {primary, store, logger, advance} = setup();
+		primary.healthy = false;
+		await store.increment('a');
+		advance(1000);
+		const callsBefore = primary.calls;
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'fallback'});
+		expect(primary.calls).toBe(callsBefore + 1);
+		await store.increment('a');
+		expect(primary.calls).toBe(callsBefore + 1);
+		expect(logger.warn).toHaveBeenCalledTimes(1);
+		expect(logger.info).not.toHaveBeenCalled();
+	});
+
+	test('only one probe at a time: concurrent requests during a probe use the fallback', async () => {
+		const {primary, store, advance} = setup();
+		primary.healthy = false;
+		await store.increment('a');
+		primary.healthy = true;
+		advance(1000);
+		primary.gate = deferred();
+		const probe = store.incrementDetailed('a');
+		const others = await Promise.all([store.incrementDetailed('b'), store.incrementDetailed('c')]);
+		expect(others.map(other => other.decidedBy)).toEqual(['fallback', 'fallback']);
+		primary.gate.resolve();
+		await expect(probe).resolves.toMatchObject({decidedBy: 'primary'});
+	});
+
+	test('when both stores fail the request gets RateLimitStoreUnavailableError with both causes', async () => {
+		const {primary, fallback, store} = setup();
+		primary.healthy = false;
+		fallback.healthy = false;
+		const error = await store.increment('a').catch((error_: unknown) => error_);
+		expect(error).toBeInstanceOf(RateLimitStoreUnavailableError);
+		expect((error as Error).message).toContain('both failed');
+		const {cause} = error as {cause: AggregateError};
+		expect(cause.errors.map((error_: Error) => error_.message)).toEqual(['redis is down', 'prisma is down']);
+	});
+
+	test('decrement and resetKey go to the store in use', async () => {
+		const {primary, fallback, store} = setup();
+		await store.increment('a');
+		await store.increment('a');
+		await store.decrement('a');
+		expect(primary.hits.get('a')).toBe(1);
+		primary.healthy = false;
+		await store.increment('b');
+		await store.resetKey('b');
+		expect(fallback.hits.has('b')).toBe(false);
+	});
+
+	test('consume() decides against `limit`', async () => {
+		const primary = new ScriptedStore('redis');
+		const store = new FallbackRateLimitStore(primary, new ScriptedStore('prisma'), {limit: 2, logger: {warn() {}, info() {}}});
+		await expect(store.consume('a')).resolves.toMatchObject({allowed: true, remaining: 1, decidedBy: 'primary'});
+		await store.consume('a');
+		await expect(store.consume('a')).resolves.toMatchObject({allowed: false, remaining: 0, totalHits: 3});
+	});
+
+	test('a bad key is rejected before either store is asked', async () => {
+		const {primary, fallback, store, logger} = setup();
+		await expect(store.increment('')).rejects.toThrow(/`key`/);
+		expect(primary.calls + fallback.calls).toBe(0);
+		expect(logger.warn).not.toHaveBeenCalled();
+	});
+
+	test.each([
+		[{cooldownMs: -1}, RangeError, /`cooldownMs`/],
+		[{cooldownMs: Number.NaN}, RangeError, /`cooldownMs`/],
+		[{limit: 0}, RangeError, /`limit`/],
+		[{limit: 1.5}, RangeError, /`limit`/],
+	])('bad options %p throw %p naming the option', (options, ErrorType, message) => {
+		const create = () => new FallbackRateLimitStore(new ScriptedStore('a'), new ScriptedStore('b'), options);
+		expect(create).toThrow(ErrorType);
+		expect(create).toThrow(message);
+	});
+
+	test('a store without increment() is rejected, naming which', () => {
+		expect(() => new FallbackRateLimitStore({} as never, new ScriptedStore('b'))).toThrow(/`primary`/);
+		expect(() => new FallbackRateLimitStore(new ScriptedStore('a'), null as never)).toThrow(/`fallback`/);
+	});
+});

@@ -1,0 +1,52 @@
+import RedisMock from 'ioredis-mock';
+import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
+import {RedisRateLimitStore} from '../../examples/rate-limit/redis-store.js';
+
+const prisma = {$queryRaw: jest.fn(), $executeRaw: jest.fn(), $executeRawUnsafe: jest.fn()};
+const factories = {
+	RedisRateLimitStore: (options: object) => new RedisRateLimitStore({redis: new RedisMock(), windowMs: 1000, ...options} as never),
+	PrismaRateLimitStore: (options: object) => new PrismaRateLimitStore({prisma, windowMs: 1000, ...options} as never),
+};
+
+describe.each(Object.entries(factories))('%s construction', (_name, create) => {
+	test.each([
+		[{limit: 0}, RangeError, /`limit`/],
+		[{limit: -3}, RangeError, /`limit`/],
+		[{limit: 2.5}, RangeError, /`limit`/],
+		[{limit: '10'}, TypeError, /`limit`/],
+		[{windowMs: Number.NaN}, RangeError, /`windowMs`/],
+		[{windowMs: 0}, RangeError, /`windowMs`/],
+		[{windowMs: -1000}, RangeError, /`windowMs`/],
+		[{windowMs: '1m'}, TypeError, /`windowMs`/],
+		[{prefix: ''}, RangeError, /`prefix`/],
+		[{prefix: 7}, TypeError, /`prefix`/],
+	])('%p throws %p naming the option', (options, ErrorType, message) => {
+		expect(() => create(options)).toThrow(ErrorType);
+		expect(() => create(options)).toThrow(message);
+	});
+
+	test('valid options are kept; init() adopts the middleware window', () => {
+		const store = create({limit: 5, prefix: 'api:'});
+		expect(store).toMatchObject({limit: 5, prefix: 'api:', windowMs: 1000});
+		store.init({windowMs: 30_000} as never);
+		expect(store.windowMs).toBe(30_000);
+		expect(() => store.init({windowMs: -1} as never)).toThrow(RangeError);
+	});
+});
+
+test('RedisRateLimitStore rejects something that is neither a client nor a guard', () => {
+	expect(() => new RedisRateLimitStore({redis: {} as never, windowMs: 1000})).toThrow(/Redis client/);
+	expect(() => new RedisRateLimitStore({redis: undefined as never, windowMs: 1000})).toThrow(TypeError);
+});
+
+test('PrismaRateLimitStore rejects something that is not a Prisma client', () => {
+	expect(() => new PrismaRateLimitStore({prisma: {} as never, windowMs: 1000})).toThrow(/`prisma`/);
+});
+
+test('RedisRateLimitStore works on ioredis-mock, as in users\' own unit tests', async () => {
+	const store = new RedisRateLimitStore({redis: new RedisMock({lazyConnect: true}), windowMs: 60_000, prefix: 'mock:'});
+	await store.increment('a');
+	await expect(store.increment('a')).resolves.toMatchObject({totalHits: 2});
+	await store.decrement('a');
+	await expect(store.get('a')).resolves.toMatchObject({totalHits: 1});
+});
