@@ -1,3 +1,5 @@
+import {connect} from 'node:net';
+
 // Jest runs the TypeScript sources through ts-jest as CommonJS. p-memoize and mimic-function are ESM-only, so they are
 // transformed too (allowJs) instead of being ignored like the rest of node_modules.
 const transform = {
@@ -16,10 +18,39 @@ const common = {
 	setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/setup.ts'],
 };
 
-export default {
-	projects: [
-		{...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/unit/**/*.test.ts']},
-		{...common, displayName: 'integration', testMatch: ['<rootDir>/__tests__/integration/**/*.test.ts']},
-		{...common, displayName: 'examples', testMatch: ['<rootDir>/__tests__/examples/**/*.test.ts']},
-	],
-};
+// PostgreSQL tests run where a server answers (CI starts the local service; see .ci/run).
+async function postgresAnswers() {
+	const url = new URL(process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : 'postgresql://127.0.0.1:5432/test');
+	return new Promise(resolve => {
+		const socket = connect(Number(url.port || 5432), url.hostname);
+		socket.setTimeout(1000, () => {
+			socket.destroy();
+			resolve(false);
+		});
+		socket.once('connect', () => {
+			socket.end();
+			resolve(true);
+		});
+		socket.once('error', () => resolve(false));
+	});
+}
+
+export default async function config() {
+	const withPostgres = await postgresAnswers();
+	if (!withPostgres) {
+		console.warn('[jest] PostgreSQL is not reachable on 127.0.0.1:5432 (or DATABASE_URL): leaving out the PostgreSQL tests.');
+	}
+
+	return {
+		projects: [
+			{...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/unit/**/*.test.ts']},
+			{...common, displayName: 'integration', testMatch: ['<rootDir>/__tests__/integration/**/*.test.ts']},
+			{
+				...common,
+				displayName: 'examples',
+				testMatch: ['<rootDir>/__tests__/examples/**/*.test.ts'],
+				testPathIgnorePatterns: withPostgres ? ['/node_modules/'] : ['/node_modules/', 'postgres'],
+			},
+		],
+	};
+}

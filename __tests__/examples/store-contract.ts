@@ -3,6 +3,9 @@ What every example store promises, run against the Redis store (single server an
 and PostgreSQL) on real servers.
 */
 import type {ClientRateLimitInfo} from 'express-rate-limit';
+import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
+import type {RateLimitPrisma} from '../../examples/rate-limit/prisma-clients.js';
+import {uniquePrefix} from '../helpers/stores.js';
 
 export type StoreUnderTest = {
 	increment(key: string): Promise<ClientRateLimitInfo>;
@@ -98,3 +101,28 @@ export function storeContract(target: StoreTarget): void {
 		});
 	});
 }
+
+/** The Prisma store on a database opened by `open`, with a clock that endWindow() moves forward. */
+export function prismaTarget(name: string, open: () => Promise<{prisma: RateLimitPrisma; cleanup(): Promise<void>}>): StoreTarget {
+	let prisma: RateLimitPrisma;
+	let cleanup: () => Promise<void>;
+	// Real time plus an offset that endWindow() moves forward.
+	let offset = 0;
+	const now = () => Date.now() + offset;
+	return {
+		name,
+		async setup() {
+			({prisma, cleanup} = await open());
+		},
+		teardown: async () => cleanup(),
+		store: ({windowMs}) => new PrismaRateLimitStore({prisma, windowMs, prefix: uniquePrefix('sql'), now}),
+		async endWindow(info) {
+			offset += Math.max(0, info.resetTime!.getTime() - now());
+		},
+		async keysWithPrefix(prefix) {
+			const rows = await prisma.$queryRaw<Array<{key: string}>>`SELECT "key" FROM "rate_limit_hits" WHERE "key" LIKE ${`${prefix}%`}`;
+			return rows.map(row => row.key);
+		},
+	};
+}
+

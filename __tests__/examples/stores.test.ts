@@ -1,11 +1,9 @@
 import {Cluster, Redis} from 'ioredis';
 import {guardedRedis} from 'connection-guard';
-import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore, type RedisClient} from '../../examples/rate-limit/redis-store.js';
-import type {RateLimitPrisma} from '../../examples/rate-limit/prisma-clients.js';
-import {RedisCluster, RedisServer} from '../helpers/redis-server.js';
-import {postgresPrisma, sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
-import {storeContract, type StoreTarget} from './store-contract.js';
+import {RedisCluster, RedisServer} from '../../examples/support/redis-server.js';
+import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
+import {prismaTarget, storeContract, type StoreTarget} from './store-contract.js';
 
 jest.setTimeout(60_000);
 
@@ -44,29 +42,6 @@ function redisTarget(name: string, start: () => Promise<{client: RedisClient; st
 	};
 }
 
-function prismaTarget(name: string, open: () => Promise<{prisma: RateLimitPrisma; cleanup(): Promise<void>}>): StoreTarget {
-	let prisma: RateLimitPrisma;
-	let cleanup: () => Promise<void>;
-	// Real time plus an offset that endWindow() moves forward.
-	let offset = 0;
-	const now = () => Date.now() + offset;
-	return {
-		name,
-		async setup() {
-			({prisma, cleanup} = await open());
-		},
-		teardown: async () => cleanup(),
-		store: ({windowMs}) => new PrismaRateLimitStore({prisma, windowMs, prefix: uniquePrefix('sql'), now}),
-		async endWindow(info) {
-			offset += Math.max(0, info.resetTime!.getTime() - now());
-		},
-		async keysWithPrefix(prefix) {
-			const rows = await prisma.$queryRaw<Array<{key: string}>>`SELECT "key" FROM "rate_limit_hits" WHERE "key" LIKE ${`${prefix}%`}`;
-			return rows.map(row => row.key);
-		},
-	};
-}
-
 storeContract(redisTarget('RedisRateLimitStore on a real redis-server', async () => {
 	const server = await RedisServer.start();
 	return {client: new Redis({port: server.port, lazyConnect: true}), stop: async () => server.stop()};
@@ -78,4 +53,3 @@ storeContract(redisTarget('RedisRateLimitStore on a real 3-master Redis Cluster'
 }));
 
 storeContract(prismaTarget('PrismaRateLimitStore on SQLite (better-sqlite3 adapter)', sqlitePrisma));
-storeContract(prismaTarget('PrismaRateLimitStore on PostgreSQL (pg adapter)', postgresPrisma));

@@ -1,6 +1,6 @@
 import {Cluster as Cluster5} from 'ioredis';
 import {Cluster as Cluster6} from 'ioredis6';
-import {RedisCluster, freePort} from '../helpers/redis-server.js';
+import {RedisCluster, freePort} from '../../examples/support/redis-server.js';
 import {guardContract, type GuardClient, type Target} from './contract.js';
 
 jest.setTimeout(60_000);

@@ -1,6 +1,6 @@
 import {Redis as Redis5} from 'ioredis';
 import {Redis as Redis6} from 'ioredis6';
-import {RedisServer, freePort} from '../helpers/redis-server.js';
+import {RedisServer, freePort} from '../../examples/support/redis-server.js';
 import {guardContract, type ClientOptions, type GuardClient, type Target} from './contract.js';
 
 jest.setTimeout(30_000);

@@ -1,0 +1,36 @@
+import {execFile} from 'node:child_process';
+import {resolve} from 'node:path';
+import {promisify} from 'node:util';
+
+const run = promisify(execFile);
+const root = resolve(__dirname, '../..');
+
+jest.setTimeout(120_000);
+
+test('npm run demo -- --json (small N): exactly one JSON object showing the race, the stuck fix and the guard', async () => {
+	const {stdout} = await run(process.execPath, [resolve(root, 'node_modules/tsx/dist/cli.mjs'), 'examples/demo/demo.ts', '--requests', '40', '--json'], {
+		cwd: root,
+		env: {...process.env, REDIS_URL: '', DATABASE_URL: ''},
+	});
+	const lines = stdout.trim().split('\n');
+	expect(lines).toHaveLength(1);
+	const result = JSON.parse(lines[0]!) as Record<string, any>;
+
+	expect(Object.keys(result).sort()).toEqual(['coldStart', 'downThenUp']);
+	for (const name of ['naive', 'seedFix', 'guarded']) {
+		const stats = result.coldStart[name];
+		expect(Object.keys(stats).sort()).toEqual(['connectCalls', 'errors', 'fallbacks', 'p50Ms', 'p99Ms']);
+		for (const value of Object.values(stats)) {
+			expect(typeof value).toBe('number');
+		}
+
+		expect(stats.p99Ms).toBeGreaterThanOrEqual(stats.p50Ms);
+	}
+
+	// The race: every concurrent caller but the first calls connect() and fails over to Prisma.
+	expect(result.coldStart.naive).toMatchObject({connectCalls: 40, errors: 39, fallbacks: 39});
+	expect(result.coldStart.seedFix).toMatchObject({connectCalls: 40, errors: 39, fallbacks: 39});
+	// The guard: one connect(), nobody falls back.
+	expect(result.coldStart.guarded).toMatchObject({connectCalls: 1, errors: 0, fallbacks: 0});
+	expect(result.downThenUp).toEqual({seedFix: {recovered: false}, guarded: {recovered: true}});
+});
