@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Checks what users install: packs the tarball, lints it with publint and @arethetypeswrong/cli, then installs it into a
-// temporary project and uses it from both require() and import. Run after `npm run build`.
+// temporary project and uses it from both require() and import. Run after `npm run build` (packing skips `prepare`).
 import {execFileSync} from 'node:child_process';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -14,7 +14,7 @@ const run = (command, arguments_, options = {}) => {
 
 const work = mkdtempSync(join(tmpdir(), 'connection-guard-pack-'));
 try {
-	const [{filename}] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', work], {cwd: root, encoding: 'utf8'}));
+	const [{filename}] = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], {cwd: root, encoding: 'utf8'}));
 	const tarball = join(work, filename);
 
 	run('npx', ['--no-install', 'publint', '--strict', tarball]);
