@@ -51,6 +51,18 @@ type IORedisLike = EventEmitterLike & {
 	flushQueue?: (error: Error) => void;
 };
 
+type NodeRedisLike = EventEmitterLike & {
+	readonly isOpen: boolean;
+	readonly isReady: boolean;
+	connect(): Promise<unknown>;
+	close?: () => Promise<unknown>;
+	destroy?: () => unknown;
+	quit?: () => Promise<unknown>;
+	disconnect?: () => Promise<unknown>;
+	options?: {url?: string; socket?: {host?: string; port?: number; path?: string}};
+	_options?: {rootNodes?: Array<{url?: string; socket?: {host?: string; port?: number}}>};
+};
+
 type IORedisMockLike = EventEmitterLike & {
 	connected: boolean;
 	connect(): unknown;
@@ -78,6 +90,11 @@ export function adapterFor(client: unknown): ClientAdapter | undefined {
 
 	if (typeof client.connected === 'boolean' && typeof client.disconnect === 'function') {
 		return ioredisMockAdapter(client as unknown as IORedisMockLike);
+	}
+
+	if (typeof client.isOpen === 'boolean' && typeof client.isReady === 'boolean'
+		&& (typeof client.close === 'function' || typeof client.destroy === 'function' || typeof client.disconnect === 'function')) {
+		return nodeRedisAdapter(client as unknown as NodeRedisLike);
 	}
 
 	return undefined;
@@ -208,6 +225,71 @@ function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
 			if (client.connected) {
 				client.disconnect();
 			}
+		},
+	};
+}
+
+/*
+node-redis (`redis` v5+, `@redis/client`): `createClient()` and `createCluster()`. State is two booleans: `isOpen` turns true
+synchronously in `connect()` (and stays true while node-redis retries inside that same pending `connect()`), `isReady` after
+the handshake (for a cluster, after slot discovery). `close()` clears `isOpen` at once and `isReady` once the socket drained.
+*/
+function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
+	const describeNode = (node: {url?: string; socket?: {host?: string; port?: number; path?: string}} | undefined) => {
+		if (node?.url) {
+			const url = new URL(node.url);
+			return `${url.hostname}:${url.port || 6379}`;
+		}
+
+		return node?.socket?.path ?? hostOf({host: node?.socket?.host, port: node?.socket?.port});
+	};
+
+	const ready = () => client.isOpen && client.isReady;
+	return {
+		isReady: ready,
+		phase() {
+			if (client.isOpen) {
+				return client.isReady ? 'ready' : 'connecting';
+			}
+
+			// A graceful close() drains pending replies with `isReady` still true: wait for its `end`.
+			return client.isReady ? 'closing' : 'idle';
+		},
+		connect: async () => client.connect(),
+		// `connect`/`ready` (a cluster emits only `connect`), `end`/`disconnect` when closed, `terminated` when retries gave up.
+		statusEvents: ['connect', 'ready', 'reconnecting', 'end', 'disconnect', 'terminated'],
+		describe() {
+			const rootNodes = client._options?.rootNodes;
+			if (Array.isArray(rootNodes)) {
+				return `cluster ${rootNodes.map(node => describeNode(node)).join(', ')}`;
+			}
+
+			return describeNode(client.options);
+		},
+		async close(deadlineMs) {
+			if (client.isOpen && typeof client.close === 'function') {
+				let timer: NodeJS.Timeout | undefined;
+				const closed = await Promise.race([
+					client.close().then(() => true, () => false),
+					new Promise<boolean>(resolve => {
+						timer = setTimeout(resolve, deadlineMs, false);
+					}),
+				]);
+				clearTimeout(timer);
+				if (closed) {
+					return;
+				}
+			}
+
+			// Not open (retries gave up, or never connected), or close() did not drain in time: destroy is immediate.
+			// node-redis 5 throws "The client is closed" from destroy() on a client that is not open: nothing to do then.
+			try {
+				if (typeof client.destroy === 'function') {
+					client.destroy();
+				} else {
+					await client.disconnect?.();
+				}
+			} catch {}
 		},
 	};
 }

@@ -104,6 +104,8 @@ type SharedState = {
 	readonly readyPromise: Promise<unknown>;
 	readonly waitUntilReady: () => Promise<void>;
 	cancelAttempt: ((error: ConnectionGuardError) => void) | undefined;
+	/** The client's last error during the current attempt: the `cause` of a TIMEOUT, to tell "slow" from "failing". */
+	lastError: unknown;
 	closing: Promise<void> | undefined;
 };
 
@@ -163,7 +165,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 		// not ready means that attempt failed. The check reads the client's current phase on every event (level, not edge):
 		// ioredis emits status events a tick late, so an event may be an echo of an earlier attempt.
 		let armed = false;
-		let lastError: unknown;
+		state().lastError = undefined;
 
 		const fail = (cause: unknown) => {
 			const reason = cause ?? new Error('Connection is closed.');
@@ -175,7 +177,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 		};
 
 		const onError = (error: unknown) => {
-			lastError = error;
+			state().lastError = error;
 		};
 
 		const onConnectRejected = (error: unknown) => {
@@ -183,7 +185,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 				// Someone else's connect won the same tick: wait for it like any other.
 				step();
 			} else {
-				fail(lastError ?? error);
+				fail(state().lastError ?? error);
 			}
 		};
 
@@ -199,7 +201,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 				armed = true;
 			} else if (armed) {
 				// `idle`, `retrying` or `closing` after an attempt we saw: it ended without becoming ready.
-				fail(lastError);
+				fail(state().lastError);
 			} else if (phase === 'idle' && !calledConnect) {
 				calledConnect = true;
 				let connecting: unknown;
@@ -254,6 +256,7 @@ function stateFor(client: object, adapter: ClientAdapter): SharedState {
 			readyPromise: Promise.resolve(client),
 			waitUntilReady: singleFlight(createAttempt(client, adapter, () => created)),
 			cancelAttempt: undefined,
+			lastError: undefined,
 			closing: undefined,
 		};
 		state = created;
@@ -291,7 +294,7 @@ export async function handler() {
 export function guardedRedis<C extends RedisLikeClient>(client: C, options: GuardedRedisOptions = {}): RedisGuard<C> {
 	const adapter = adapterFor(client);
 	if (!adapter) {
-		throw new TypeError(`Expected \`client\` to be a Redis client (ioredis Redis or Cluster, or ioredis-mock), got \`${describeValue(client)}\``);
+		throw new TypeError(`Expected \`client\` to be a Redis client (ioredis Redis or Cluster, node-redis client or cluster, or ioredis-mock), got \`${describeValue(client)}\``);
 	}
 
 	if (options === null || typeof options !== 'object') {
@@ -333,7 +336,7 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 				return Promise.reject(abortedError(signal));
 			}
 
-			return waitFor(client, state.waitUntilReady(), callOptions?.timeoutMs ?? defaultTimeout, signal, adapter);
+			return waitFor(client, state, callOptions?.timeoutMs ?? defaultTimeout, signal);
 		},
 		close() {
 			state.closing ??= closeClient(state, defaultTimeout);
@@ -361,7 +364,8 @@ function abortedError(signal: AbortSignal) {
 }
 
 // One caller's wait on the shared attempt: its own deadline and abort, cleaned up whichever way it ends.
-function waitFor<C>(client: C, attempt: Promise<void>, timeoutMs: number, signal: AbortSignal | undefined, adapter: ClientAdapter): Promise<C> {
+function waitFor<C>(client: C, state: SharedState, timeoutMs: number, signal: AbortSignal | undefined): Promise<C> {
+	const attempt = state.waitUntilReady();
 	return new Promise<C>((resolve, reject) => {
 		let timer: NodeJS.Timeout | undefined;
 
@@ -378,7 +382,12 @@ function waitFor<C>(client: C, attempt: Promise<void>, timeoutMs: number, signal
 		if (timeoutMs <= maxTimerMs) {
 			timer = setTimeout(() => {
 				cleanup();
-				reject(new ConnectionGuardError('TIMEOUT', `Redis at ${adapter.describe()} was not ready within ${timeoutMs} ms`));
+				const {lastError} = state;
+				reject(new ConnectionGuardError(
+					'TIMEOUT',
+					`Redis at ${state.adapter.describe()} was not ready within ${timeoutMs} ms${lastError === undefined ? '' : ` (last error: ${messageOf(lastError)})`}`,
+					lastError === undefined ? undefined : {cause: lastError},
+				));
 			}, timeoutMs);
 		}
 

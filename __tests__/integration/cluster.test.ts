@@ -1,6 +1,7 @@
 import {Cluster as Cluster5} from 'ioredis';
 import {Cluster as Cluster6} from 'ioredis6';
 import {RedisCluster, freePort} from '../../examples/support/redis-server.js';
+import {ioredisBehaviour} from './ioredis-target.js';
 import {guardContract, type GuardClient, type Target} from './contract.js';
 
 jest.setTimeout(60_000);
@@ -10,6 +11,7 @@ function clusterTarget(name: string, ClusterClass: new (nodes: unknown[], option
 	let refusedPort: number;
 
 	return {
+		...ioredisBehaviour,
 		name,
 		async start() {
 			cluster = await RedisCluster.start(3);

@@ -1,6 +1,7 @@
 import {Redis as Redis5} from 'ioredis';
 import {Redis as Redis6} from 'ioredis6';
 import {RedisServer, freePort} from '../../examples/support/redis-server.js';
+import {ioredisBehaviour} from './ioredis-target.js';
 import {guardContract, type ClientOptions, type GuardClient, type Target} from './contract.js';
 
 jest.setTimeout(30_000);
@@ -11,6 +12,7 @@ function singleServerTarget(name: string, RedisClass: new (options: Record<strin
 	const portFor = (options: ClientOptions = {}) => options.refused ? refusedPort : server.port;
 
 	return {
+		...ioredisBehaviour,
 		name,
 		async start() {
 			server = await RedisServer.start();

@@ -2,6 +2,7 @@
 import {Redis, Cluster} from 'ioredis';
 import {Redis as Redis6} from 'ioredis6';
 import RedisMock from 'ioredis-mock';
+import {createClient, createCluster} from 'redis';
 import {expectTypeOf} from 'expect-type';
 import {
 	ConnectionGuardError,
@@ -27,6 +28,13 @@ expectTypeOf(guardedRedis(redis).isReady).toEqualTypeOf<boolean>();
 expectTypeOf(guardedRedis(redis).close()).toEqualTypeOf<Promise<void>>();
 expectTypeOf(guardedRedis(redis, {timeoutMs: 100}).ensureConnected({timeoutMs: 50, signal: AbortSignal.timeout(10)}))
 	.toEqualTypeOf<Promise<Redis>>();
+
+// node-redis clients and clusters keep their own (generic) types too.
+const nodeClient = createClient();
+const nodeCluster = createCluster({rootNodes: []});
+expectTypeOf(guardedRedis(nodeClient).ensureConnected()).toEqualTypeOf<Promise<typeof nodeClient>>();
+expectTypeOf(guardedRedis(nodeCluster).ensureConnected()).toEqualTypeOf<Promise<typeof nodeCluster>>();
+expectTypeOf(guardedRedis(nodeClient)).toEqualTypeOf<RedisGuard<typeof nodeClient>>();
 
 // Not a client: a type error.
 // @ts-expect-error a string is not a Redis client

@@ -241,6 +241,19 @@ describe('guardedRedis(client).ensureConnected() on a fake ioredis client', () =
 			await expect(byDefault).rejects.toMatchObject({code: 'TIMEOUT'});
 		});
 
+		test('a TIMEOUT carries the client\'s last error of the attempt as cause, and names it', async () => {
+			const client = new FakeRedis();
+			client.status = 'reconnecting';
+			const pending = guardedRedis(client).ensureConnected({timeoutMs: 100});
+			const cause = refused();
+			client.emit('error', cause);
+			jest.advanceTimersByTime(100);
+			const error = await pending.then(() => undefined, (error_: unknown) => error_ as ConnectionGuardError);
+			expect(error).toMatchObject({code: 'TIMEOUT', cause});
+			expect(error?.message).toContain('ECONNREFUSED');
+			expect(error?.message).toContain('within 100 ms');
+		});
+
 		test('timeoutMs: Infinity waits with no timer', async () => {
 			const client = new FakeRedis();
 			const pending = guardedRedis(client).ensureConnected({timeoutMs: Number.POSITIVE_INFINITY});

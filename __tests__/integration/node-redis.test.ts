@@ -1,0 +1,111 @@
+import {createClient, createCluster} from 'redis';
+import {createClient as createClient5} from 'redis5';
+import {RedisCluster, RedisServer, freePort} from '../../examples/support/redis-server.js';
+import {guardContract, type ClientOptions, type GuardClient, type Target} from './contract.js';
+
+jest.setTimeout(60_000);
+
+type NodeRedisClient = GuardClient & {isOpen: boolean; isReady: boolean; close(): Promise<unknown>; destroy(): void};
+
+const reconnectStrategy = (options: ClientOptions) =>
+	options.retry ? (retries: number) => Math.min(retries * 20, 200) : false as const;
+
+const nodeRedisBehaviour = {
+	dispose(client: GuardClient) {
+		const redis = client as NodeRedisClient;
+		// node-redis 5 throws from destroy() on a client that is not open.
+		if (redis.isOpen || redis.isReady) {
+			redis.destroy();
+		}
+	},
+	appClose: async (client: GuardClient) => (client as NodeRedisClient).close(),
+	ended: (client: GuardClient) => !(client as NodeRedisClient).isOpen && !(client as NodeRedisClient).isReady,
+	async retrying(client: GuardClient) {
+		await new Promise<void>(resolve => {
+			client.on('reconnecting', () => {
+				resolve();
+			});
+		});
+	},
+	whileRetrying: 'TIMEOUT' as const,
+};
+
+/** node-redis has no lazy/eager switch: an eager app calls connect() at startup. */
+function startup<C extends GuardClient>(client: C, options: ClientOptions): C {
+	client.on('error', () => undefined);
+	if (options.lazy === false) {
+		client.connect().catch(() => undefined);
+	}
+
+	return client;
+}
+
+function singleTarget(name: string, create: (options: object) => unknown): Target {
+	let server: RedisServer;
+	let refusedPort: number;
+	const portFor = (options: ClientOptions = {}) => options.refused ? refusedPort : server.port;
+	return {
+		...nodeRedisBehaviour,
+		retriesByItself: true,
+		name,
+		async start() {
+			server = await RedisServer.start();
+			refusedPort = await freePort();
+		},
+		stop: async () => server.stop(),
+		client: (options = {}) => startup(create({
+			socket: {host: '127.0.0.1', port: portFor(options), reconnectStrategy: reconnectStrategy(options)},
+		}) as unknown as GuardClient, options),
+		address: options => `127.0.0.1:${portFor(options)}`,
+		kill: async () => server.kill(),
+		restart: async () => server.process ? undefined : server.restart(),
+		freeze: () => server.freeze(),
+		thaw: () => server.thaw(),
+	};
+}
+
+function clusterTarget(name: string): Target {
+	let cluster: RedisCluster;
+	let refusedPort: number;
+	return {
+		...nodeRedisBehaviour,
+		// A cluster client does not retry its first discovery: each attempt is a fresh connect().
+		retriesByItself: false,
+		whileRetrying: 'CONNECT_FAILED',
+		name,
+		async start() {
+			cluster = await RedisCluster.start(3);
+			refusedPort = await freePort();
+		},
+		stop: async () => cluster.stop(),
+		client(options = {}) {
+			const ports = options.refused ? [refusedPort] : cluster.nodes.map(node => node.port);
+			return startup(createCluster({
+				rootNodes: ports.map(port => ({url: `redis://127.0.0.1:${port}`})),
+				defaults: {socket: {reconnectStrategy: reconnectStrategy(options)}},
+			}) as unknown as GuardClient, options);
+		},
+		address: options => options?.refused ? `127.0.0.1:${refusedPort}` : `127.0.0.1:${cluster.nodes[0]!.port}`,
+		async kill() {
+			await Promise.all(cluster.nodes.map(async node => node.kill()));
+		},
+		async restart() {
+			await Promise.all(cluster.nodes.map(async node => node.process ? undefined : node.restart()));
+			await cluster.waitUntilOk();
+		},
+		freeze() {
+			for (const node of cluster.nodes) {
+				node.freeze();
+			}
+		},
+		thaw() {
+			for (const node of cluster.nodes) {
+				node.thaw();
+			}
+		},
+	};
+}
+
+guardContract(singleTarget('node-redis 6 createClient, real redis-server', createClient as (options: object) => unknown));
+guardContract(singleTarget('node-redis 5 createClient, real redis-server', createClient5 as (options: object) => unknown));
+guardContract(clusterTarget('node-redis 6 createCluster, real 3-master Redis Cluster'));
