@@ -3,8 +3,9 @@ import {createServer, connect, type Server, type Socket} from 'node:net';
 /**
 - `forward`: pass bytes both ways.
 - `blackhole`: accept connections, never forward or answer (a server that accepts TCP and then hangs).
+- `reset`: accept, then drop the connection as soon as the client sends its first bytes (mid-handshake).
 */
-export type ProxyMode = 'forward' | 'blackhole';
+export type ProxyMode = 'forward' | 'blackhole' | 'reset';
 
 /**
 A TCP proxy on loopback in front of a Redis server, to switch it "down" (nothing listens: connection refused), "up", or
@@ -29,8 +30,14 @@ export class TcpProxy {
 		}
 
 		const server = createServer(socket => {
+			this.accepted++;
 			this.track(socket);
 			if (this.mode === 'blackhole') {
+				return;
+			}
+
+			if (this.mode === 'reset') {
+				socket.once('data', () => socket.destroy());
 				return;
 			}
 
@@ -71,6 +78,9 @@ export class TcpProxy {
 			});
 		}
 	}
+
+	/** Connections accepted so far (to count a client's attempts). */
+	accepted = 0;
 
 	/** Drop every open connection but keep listening (clients see a reset and reconnect). */
 	dropConnections(): void {
