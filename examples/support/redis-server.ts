@@ -132,31 +132,73 @@ export class RedisServer {
 export class RedisCluster {
 	private constructor(readonly nodes: RedisServer[]) {}
 
-	static async start(masters = 3): Promise<RedisCluster> {
+	/** `masters` masters, each with `replicasPerMaster` replicas; `nodeTimeoutMs` sets how fast a failed master is replaced. */
+	static async start(masters = 3, {replicasPerMaster = 0, nodeTimeoutMs = 2000} = {}): Promise<RedisCluster> {
 		const nodes: RedisServer[] = [];
-		for (let index = 0; index < masters; index++) {
+		for (let index = 0; index < masters * (1 + replicasPerMaster); index++) {
 			// eslint-disable-next-line no-await-in-loop
 			nodes.push(await RedisServer.start({
-				extraArguments: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'],
+				extraArguments: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeoutMs)],
 			}));
 		}
 
-		await run('redis-cli', ['--cluster', 'create', ...nodes.map(node => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+		await run('redis-cli', [
+			'--cluster', 'create', ...nodes.map(node => `127.0.0.1:${node.port}`), '--cluster-replicas', String(replicasPerMaster), '--cluster-yes',
+		]);
 		const cluster = new RedisCluster(nodes);
 		await cluster.waitUntilOk();
 		return cluster;
+	}
+
+	/** The node that serves `key` as master now. */
+	async masterOf(key: string): Promise<RedisServer> {
+		const slot = Number(await cli(this.nodes[0]!.port, 'CLUSTER', 'KEYSLOT', key));
+		for (const node of this.nodes) {
+			if (!node.process) {
+				continue;
+			}
+
+			// eslint-disable-next-line no-await-in-loop
+			const lines = (await cli(node.port, 'CLUSTER', 'NODES')).split('\n');
+			for (const line of lines) {
+				const [, address = '', flags = '', , , , , , ...ranges] = line.split(' ');
+				if (!flags.includes('master') || flags.includes('fail')) {
+					continue;
+				}
+
+				const owns = ranges.some(range => {
+					const [from, to = from] = range.split('-').map(Number);
+					return slot >= from! && slot <= to!;
+				});
+				const port = Number(address.split('@')[0]!.split(':')[1]);
+				const owner = this.nodes.find(candidate => candidate.port === port);
+				if (owns && owner) {
+					return owner;
+				}
+			}
+		}
+
+		throw new Error(`No master serves slot ${slot}`);
 	}
 
 	get startupNodes(): Array<{host: string; port: number}> {
 		return this.nodes.map(node => ({host: '127.0.0.1', port: node.port}));
 	}
 
+	/** Until every node says `cluster_state:ok` and every replica's link to its master is up (it can take over). */
 	async waitUntilOk(timeoutMs = 20_000): Promise<void> {
 		const deadline = Date.now() + timeoutMs;
 		while (Date.now() < deadline) {
+			const live = this.nodes.filter(node => node.process);
 			// eslint-disable-next-line no-await-in-loop
-			const states = await Promise.all(this.nodes.map(async node => cli(node.port, 'CLUSTER', 'INFO').catch(() => '')));
-			if (states.every(info => info.includes('cluster_state:ok'))) {
+			const states = await Promise.all(live.map(async node => {
+				const [info, replication] = await Promise.all([
+					cli(node.port, 'CLUSTER', 'INFO').catch(() => ''),
+					cli(node.port, 'INFO', 'replication').catch(() => ''),
+				]);
+				return info.includes('cluster_state:ok') && (!replication.includes('role:slave') || replication.includes('master_link_status:up'));
+			}));
+			if (states.every(Boolean)) {
 				return;
 			}
 
