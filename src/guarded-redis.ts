@@ -297,7 +297,7 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 		throw new TypeError(`Expected \`client\` to be a Redis client (ioredis Redis or Cluster, node-redis client or cluster, or ioredis-mock), got \`${describeValue(client)}\``);
 	}
 
-	if (options === null || typeof options !== 'object') {
+	if (options === null || typeof options !== 'object' || Array.isArray(options)) {
 		throw new TypeError(`Expected \`options\` to be an object, got \`${describeValue(options)}\``);
 	}
 
@@ -347,7 +347,7 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 
 // Bad arguments are programming errors: ensureConnected() rejects with the TypeError/RangeError (it never throws).
 function callOptionsError(callOptions: unknown): Error | undefined {
-	if (callOptions === null || typeof callOptions !== 'object') {
+	if (callOptions === null || typeof callOptions !== 'object' || Array.isArray(callOptions)) {
 		return new TypeError(`Expected \`options\` to be an object, got \`${describeValue(callOptions)}\``);
 	}
 

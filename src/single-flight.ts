@@ -59,8 +59,8 @@ export function singleFlight<A extends unknown[], T>(
 		throw new TypeError(`Expected \`fn\` to be a function, got \`${fn === null ? 'null' : typeof fn}\``);
 	}
 
-	if (options === null || typeof options !== 'object') {
-		throw new TypeError(`Expected \`options\` to be an object, got \`${options === null ? 'null' : typeof options}\``);
+	if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+		throw new TypeError(`Expected \`options\` to be an object, got \`${options === null ? 'null' : Array.isArray(options) ? 'array' : typeof options}\``);
 	}
 
 	const {key} = options;

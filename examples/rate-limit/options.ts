@@ -29,7 +29,7 @@ export function checkWindowMs(windowMs: unknown, name = 'windowMs'): number {
 
 /** Validates the shared options; throws a TypeError/RangeError naming the option. */
 export function checkStoreOptions(options: unknown): Required<RateLimitStoreOptions> {
-	if (options === null || typeof options !== 'object') {
+	if (options === null || typeof options !== 'object' || Array.isArray(options)) {
 		throw new TypeError(`Expected \`options\` to be an object, got \`${describe(options)}\``);
 	}
 

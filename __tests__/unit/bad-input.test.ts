@@ -1,0 +1,92 @@
+/*
+Every public function and option, given the wrong type, range or shape: a clear TypeError/RangeError naming the argument,
+and nothing connected. (The example stores' options are covered in __tests__/examples/store-options.test.ts.)
+*/
+import {guardedRedis, singleFlight} from '../../src/index.js';
+import {FakeRedis} from '../helpers/fake-client.js';
+
+type Case = [label: string, call: (client: FakeRedis) => unknown, error: typeof TypeError | typeof RangeError, names: RegExp];
+
+const throwing: Case[] = [
+	['singleFlight(undefined)', () => singleFlight(undefined as never), TypeError, /`fn`/],
+	['singleFlight(42)', () => singleFlight(42 as never), TypeError, /`fn`/],
+	['singleFlight(fn, null)', () => singleFlight(() => 1, null as never), TypeError, /`options`/],
+	['singleFlight(fn, {key: "id"})', () => singleFlight(() => 1, {key: 'id' as never}), TypeError, /`key`/],
+	['guardedRedis(undefined)', () => guardedRedis(undefined as never), TypeError, /`client`/],
+	['guardedRedis("redis://localhost")', () => guardedRedis('redis://localhost' as never), TypeError, /`client`/],
+	['guardedRedis({connect() {}})', () => guardedRedis({connect() {}} as never), TypeError, /`client`/],
+	['guardedRedis(client, "fast")', client => guardedRedis(client, 'fast' as never), TypeError, /`options`/],
+	['guardedRedis(client, [])', client => guardedRedis(client, [] as never), TypeError, /`options`/],
+	['singleFlight(fn, [])', () => singleFlight(() => 1, [] as never), TypeError, /`options`/],
+	['guardedRedis(client, {timeoutMs: -1})', client => guardedRedis(client, {timeoutMs: -1}), RangeError, /`timeoutMs`/],
+	['guardedRedis(client, {timeoutMs: NaN})', client => guardedRedis(client, {timeoutMs: Number.NaN}), RangeError, /`timeoutMs`/],
+	['guardedRedis(client, {timeoutMs: "5s"})', client => guardedRedis(client, {timeoutMs: '5s' as never}), TypeError, /`timeoutMs`/],
+];
+
+const rejecting: Case[] = [
+	['ensureConnected(null)', async client => guardedRedis(client).ensureConnected(null as never), TypeError, /`options`/],
+	['ensureConnected([])', async client => guardedRedis(client).ensureConnected([] as never), TypeError, /`options`/],
+	['ensureConnected({timeoutMs: -10})', async client => guardedRedis(client).ensureConnected({timeoutMs: -10}), RangeError, /`timeoutMs`/],
+	['ensureConnected({timeoutMs: NaN})', async client => guardedRedis(client).ensureConnected({timeoutMs: Number.NaN}), RangeError, /`timeoutMs`/],
+	['ensureConnected({timeoutMs: "1000"})', async client => guardedRedis(client).ensureConnected({timeoutMs: '1000' as never}), TypeError, /`timeoutMs`/],
+	['ensureConnected({signal: {}})', async client => guardedRedis(client).ensureConnected({signal: {} as never}), TypeError, /`signal`/],
+	['ensureConnected({signal: true})', async client => guardedRedis(client).ensureConnected({signal: true as never}), TypeError, /`signal`/],
+];
+
+describe('bad input', () => {
+	test.each(throwing)('%s throws, naming the argument, and connects nothing', (_label, call, ErrorType, names) => {
+		const client = new FakeRedis();
+		let thrown: unknown;
+		try {
+			call(client);
+		} catch (error) {
+			thrown = error;
+		}
+
+		expect(thrown).toBeInstanceOf(ErrorType);
+		expect((thrown as Error).message).toMatch(names);
+		expect(client.connectCalls).toBe(0);
+	});
+
+	test.each(rejecting)('%s rejects (never throws), naming the option, and connects nothing', async (_label, call, ErrorType, names) => {
+		const client = new FakeRedis();
+		let result: unknown;
+		expect(() => {
+			result = call(client);
+		}).not.toThrow();
+		const error = await (result as Promise<unknown>).then(() => undefined, (error_: unknown) => error_);
+		expect(error).toBeInstanceOf(ErrorType);
+		expect((error as Error).message).toMatch(names);
+		expect(client.connectCalls).toBe(0);
+	});
+
+	test('bad options are rejected on a ready client too (no silent hot path)', async () => {
+		const client = new FakeRedis();
+		client.status = 'ready';
+		await expect(guardedRedis(client).ensureConnected({timeoutMs: -1})).rejects.toThrow(RangeError);
+	});
+
+	test.each([0, Number.POSITIVE_INFINITY, 2 ** 40])('timeoutMs %p is valid', async timeoutMs => {
+		const client = new FakeRedis();
+		client.status = 'ready';
+		await expect(guardedRedis(client, {timeoutMs}).ensureConnected({timeoutMs})).resolves.toBe(client);
+	});
+
+	test('a timeoutMs beyond what setTimeout can hold waits without a timer (no TimeoutOverflowWarning firing it at once)', async () => {
+		const warnings: Error[] = [];
+		const onWarning = (warning: Error) => warnings.push(warning);
+		process.on('warning', onWarning);
+		try {
+			const client = new FakeRedis();
+			const pending = guardedRedis(client).ensureConnected({timeoutMs: 2 ** 40});
+			await new Promise(resolve => {
+				setTimeout(resolve, 5);
+			});
+			client.succeed();
+			await expect(pending).resolves.toBe(client);
+			expect(warnings.filter(warning => warning.name === 'TimeoutOverflowWarning')).toEqual([]);
+		} finally {
+			process.removeListener('warning', onWarning);
+		}
+	});
+});
