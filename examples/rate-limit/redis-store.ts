@@ -1,6 +1,7 @@
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
 import type {Cluster, Redis} from 'ioredis';
 import {guardedRedis} from 'connection-guard';
+import {DeadlineSweeper} from './deadlines.js';
 import {
 	checkKey, checkStoreOptions, toConsumeResult, windowFromMiddleware, type ConsumeResult, type RateLimitStoreOptions,
 } from './options.js';
@@ -14,6 +15,9 @@ the racy variants it compares against through the same shape.
 */
 export type RedisConnectionSource<C extends RedisClient = RedisClient> = {
 	ensureConnected(options?: {timeoutMs?: number; signal?: AbortSignal}): Promise<C>;
+	/** When present and `true`, `client` is used at once, without awaiting `ensureConnected()` (a guard has both). */
+	readonly isReady?: boolean;
+	readonly client?: C;
 };
 
 export type RedisRateLimitStoreOptions = RateLimitStoreOptions & {
@@ -69,6 +73,11 @@ type ScriptedClient = RedisClient & {
 
 const scripted = new WeakSet<RedisClient>();
 
+const noop = () => undefined;
+
+const toInfo = ([totalHits, ttl]: [number, number]): ClientRateLimitInfo =>
+	({totalHits: Number(totalHits), resetTime: new Date(Date.now() + Number(ttl))});
+
 // ioredis's own script support: EVALSHA, with a transparent EVAL when the server answers NOSCRIPT (after a restart or a
 // SCRIPT FLUSH). Defined once per client.
 function withScripts(client: RedisClient): ScriptedClient {
@@ -108,6 +117,8 @@ export class RedisRateLimitStore implements Store {
 	readonly limit: number;
 	private readonly redis: RedisConnectionSource;
 	private readonly timeoutMs: number;
+	private readonly connectOptions: {timeoutMs: number};
+	private readonly deadlines: DeadlineSweeper;
 
 	constructor(options: RedisRateLimitStoreOptions) {
 		const {windowMs, limit, prefix} = checkStoreOptions(options);
@@ -126,36 +137,30 @@ export class RedisRateLimitStore implements Store {
 		// guardedRedis() throws a TypeError naming `client` for anything that is not a Redis client.
 		this.redis = 'ensureConnected' in redis && typeof redis.ensureConnected === 'function' ? redis : guardedRedis(redis as RedisClient);
 		this.timeoutMs = timeoutMs;
+		this.connectOptions = {timeoutMs};
+		this.deadlines = new DeadlineSweeper(timeoutMs, () =>
+			new RedisStoreTimeoutError(`Redis rate-limit operation did not finish within ${timeoutMs} ms`));
 	}
 
 	init(options: MiddlewareOptions): void {
 		this.windowMs = windowFromMiddleware(options);
 	}
 
-	async increment(key: string): Promise<ClientRateLimitInfo> {
-		const id = this.keyOf(key);
-		return this.run(async client => {
-			const [totalHits, ttl] = await client.connectionGuardRateLimitIncrement(id, this.windowMs);
-			return {totalHits: Number(totalHits), resetTime: new Date(Date.now() + Number(ttl))};
-		});
+	// Not `async`: on the hot path every promise counts (an async wrapper adds one); a bad key still rejects, never throws.
+	increment(key: string): Promise<ClientRateLimitInfo> {
+		return this.run(key, (client, id) => client.connectionGuardRateLimitIncrement(id, this.windowMs), toInfo);
 	}
 
 	async decrement(key: string): Promise<void> {
-		const id = this.keyOf(key);
-		await this.run(async client => client.connectionGuardRateLimitDecrement(id));
+		await this.run(key, async (client, id) => client.connectionGuardRateLimitDecrement(id), noop);
 	}
 
 	async resetKey(key: string): Promise<void> {
-		const id = this.keyOf(key);
-		await this.run(async client => client.del(id));
+		await this.run(key, async (client, id) => client.del(id), noop);
 	}
 
 	async get(key: string): Promise<ClientRateLimitInfo | undefined> {
-		const id = this.keyOf(key);
-		return this.run(async client => {
-			const found = await client.connectionGuardRateLimitGet(id);
-			return found ? {totalHits: Number(found[0]), resetTime: new Date(Date.now() + Number(found[1]))} : undefined;
-		});
+		return this.run(key, async (client, id) => client.connectionGuardRateLimitGet(id), found => found ? toInfo(found) : undefined);
 	}
 
 	/** Count a hit and decide against `limit` (for use without express-rate-limit). */
@@ -163,29 +168,36 @@ export class RedisRateLimitStore implements Store {
 		return toConsumeResult(await this.increment(key), this.limit);
 	}
 
-	private keyOf(key: string): string {
-		return this.prefix + checkKey(key);
-	}
+	// One deadline for the whole operation (the wait for a ready client, then the command, which ioredis may hold and
+	// retry when the server dies mid-flight). On the hot path — a ready guard — the command goes out in the same tick.
+	private run<R, T>(key: string, operation: (client: ScriptedClient, id: string) => Promise<R>, map: (reply: R) => T): Promise<T> {
+		return new Promise<T>((resolve, reject) => {
+			let work: Promise<R>;
+			try {
+				// A bad key is rejected before anything is sent.
+				const id = this.prefix + checkKey(key);
+				const source = this.redis;
+				work = source.isReady === true && source.client
+					? operation(withScripts(source.client), id)
+					: source.ensureConnected(this.connectOptions).then(async client => operation(withScripts(client), id));
+			} catch (error) {
+				reject(error);
+				return;
+			}
 
-	// One deadline for the whole operation. The guard bounds the wait for a ready client; the timer here also bounds the
-	// command, which ioredis may hold and retry when the server dies mid-flight.
-	private async run<T>(operation: (client: ScriptedClient) => Promise<T>): Promise<T> {
-		let timer: NodeJS.Timeout | undefined;
-		const deadline = new Promise<never>((_resolve, reject) => {
-			timer = setTimeout(() => {
-				reject(new RedisStoreTimeoutError(`Redis rate-limit operation did not finish within ${this.timeoutMs} ms`));
-			}, this.timeoutMs);
+			const watch = this.deadlines.add(reject);
+			// If the deadline won, the late outcome is dropped here: settling twice is a no-op, never an unhandled rejection.
+			work.then(reply => {
+				this.deadlines.delete(watch);
+				try {
+					resolve(map(reply));
+				} catch (error) {
+					reject(error);
+				}
+			}, (error: unknown) => {
+				this.deadlines.delete(watch);
+				reject(error);
+			});
 		});
-		const work = (async () => {
-			const client = await this.redis.ensureConnected({timeoutMs: this.timeoutMs});
-			return operation(withScripts(client));
-		})();
-		// If the deadline wins, the late outcome of `work` is dropped, never left unhandled.
-		work.catch(() => undefined);
-		try {
-			return await Promise.race([work, deadline]);
-		} finally {
-			clearTimeout(timer);
-		}
 	}
 }

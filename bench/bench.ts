@@ -1,0 +1,325 @@
+/*
+npm run bench [-- --quick] [--json]
+
+Side by side, in one run, on one machine (private redis-server on a free port, or REDIS_URL):
+1. Hot path: `await guard.ensureConnected()` on a ready client vs. the floor (an inline `status === 'ready'` check) vs.
+   p-memoize `{cache: false}` around a connect-if-needed function vs. the "connecting promise" snippet. mitata, ns/op.
+2. Cold herd: N concurrent callers on a fresh lazy client: connect() calls, errors, time until all settled.
+3. End to end: ops/s of the example RedisRateLimitStore.increment (guarded) vs. the same Lua script through raw ioredis vs.
+   rate-limiter-flexible RateLimiterRedis.consume vs. rate-limit-redis RedisStore.increment; concurrency 64, interleaved
+   rounds, median.
+Markdown on stdout (progress on stderr); --json prints exactly one object instead.
+*/
+import {cpus, totalmem} from 'node:os';
+import {performance} from 'node:perf_hooks';
+import {parseArgs} from 'node:util';
+import {Redis} from 'ioredis';
+import {measure} from 'mitata';
+import pMemoize from 'p-memoize';
+import {RedisStore as RateLimitRedisStore} from 'rate-limit-redis';
+import {RateLimiterRedis} from 'rate-limiter-flexible';
+import {guardedRedis} from 'connection-guard';
+import {RedisRateLimitStore, type RedisConnectionSource} from '../examples/rate-limit/redis-store.js';
+import {RedisServer} from '../examples/support/redis-server.js';
+import {variants} from '../examples/demo/variants.js';
+
+const {values: flags} = parseArgs({options: {quick: {type: 'boolean', default: false}, json: {type: 'boolean', default: false}}});
+const quick = flags.quick;
+
+const progress = (text: string) => {
+	if (process.stderr.isTTY) {
+		process.stderr.write(`\r\u001B[2K${text}`);
+	} else {
+		process.stderr.write(`${text}\n`);
+	}
+};
+
+const median = (values: number[]) => {
+	const sorted = [...values].sort((a, b) => a - b);
+	const middle = Math.floor(sorted.length / 2);
+	return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+// --- Redis ----------------------------------------------------------------------------------------------------------
+
+let server: RedisServer | undefined;
+let target: {host: string; port: number};
+if (process.env.REDIS_URL) {
+	const url = new URL(process.env.REDIS_URL);
+	target = {host: url.hostname, port: Number(url.port || 6379)};
+} else {
+	server = await RedisServer.start();
+	target = {host: '127.0.0.1', port: server.port};
+}
+
+const clients: Redis[] = [];
+function newClient(lazy = true): Redis {
+	const client = new Redis({...target, lazyConnect: lazy, maxRetriesPerRequest: 1});
+	client.on('error', () => undefined);
+	clients.push(client);
+	return client;
+}
+
+// --- 1. Hot path ----------------------------------------------------------------------------------------------------
+
+async function hotPath() {
+	const client = newClient();
+	// The snippet must make the first connect itself (it tracks readiness in its own flag).
+	const snippet = variants.seedFix(client as never);
+	await snippet.ensureConnected();
+	const guard = guardedRedis(client);
+	const memoized = pMemoize(async () => {
+		if (client.status !== 'ready') {
+			await client.connect();
+		}
+
+		return client;
+	}, {cache: false});
+	// Each candidate awaits its way to a ready client, exactly as an app's request handler would.
+	const candidates: Record<string, () => Promise<void>> = {
+		async floor() {
+			await (client.status === 'ready' ? client : client.connect());
+		},
+		async guarded() {
+			await guard.ensureConnected();
+		},
+		async pMemoize() {
+			await memoized();
+		},
+		async snippet() {
+			await snippet.ensureConnected();
+		},
+	};
+	const samples: Record<string, number[]> = Object.fromEntries(Object.keys(candidates).map(name => [name, []]));
+	const rounds = quick ? 3 : 7;
+	for (let index = 0; index < rounds; index++) {
+		// Interleaved: each round measures every candidate once, in a rotating order.
+		const names = Object.keys(candidates);
+		const order = [...names.slice(index % names.length), ...names.slice(0, index % names.length)];
+		for (const name of order) {
+			progress(`hot path: round ${index + 1}/${rounds} · ${name}`);
+			// eslint-disable-next-line no-await-in-loop
+			const stats = await measure(candidates[name]!, {min_cpu_time: (quick ? 150 : 600) * 1e6});
+			samples[name]!.push(stats.p50);
+		}
+	}
+
+	const ns = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+	return {
+		floorNs: round(ns.floor!),
+		guardedNs: round(ns.guarded!),
+		pMemoizeNs: round(ns.pMemoize!),
+		snippetNs: round(ns.snippet!),
+		ratioToFloor: round(ns.guarded! / ns.floor!, 3),
+		pMemoizeRatioToFloor: round(ns.pMemoize! / ns.floor!, 3),
+		snippetRatioToFloor: round(ns.snippet! / ns.floor!, 3),
+	};
+}
+
+// --- 2. Cold herd ---------------------------------------------------------------------------------------------------
+
+type HerdRow = {n: number; variant: string; connectCalls: number; errors: number; allSettledMs: number};
+
+async function herd(): Promise<HerdRow[]> {
+	const rows: HerdRow[] = [];
+	for (const n of [10, 100, 1000, 10_000]) {
+		for (const variant of ['guarded', 'naive', 'snippet'] as const) {
+			progress(`cold herd: N=${n} · ${variant}`);
+			const client = newClient();
+			let connectCalls = 0;
+			const connect = client.connect.bind(client);
+			client.connect = async () => {
+				connectCalls++;
+				return connect();
+			};
+
+			const source: RedisConnectionSource = variant === 'guarded'
+				? guardedRedis(client)
+				: variant === 'naive' ? variants.naive(client) : variants.seedFix(client);
+			const started = performance.now();
+			// eslint-disable-next-line no-await-in-loop
+			const outcomes = await Promise.allSettled(Array.from({length: n}, async () => source.ensureConnected()));
+			rows.push({
+				n,
+				variant,
+				connectCalls,
+				errors: outcomes.filter(outcome => outcome.status === 'rejected').length,
+				allSettledMs: round(performance.now() - started),
+			});
+			client.disconnect();
+		}
+	}
+
+	return rows;
+}
+
+// --- 3. End to end --------------------------------------------------------------------------------------------------
+
+const incrementLua = `
+local hits = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {hits, ttl}`;
+
+async function endToEnd() {
+	const concurrency = 64;
+	const client = newClient(false);
+	await new Promise(resolve => {
+		client.once('ready', resolve);
+	});
+	client.defineCommand('benchRawIncrement', {numberOfKeys: 1, lua: incrementLua});
+	const raw = client as Redis & {benchRawIncrement(key: string, windowMs: number): Promise<[number, number]>};
+
+	const guardedStore = new RedisRateLimitStore({redis: guardedRedis(client), windowMs: 60_000, prefix: 'bench:g:'});
+	// The same store on a source that is no guard at all (the client is known to be ready): isolates the guard's cost.
+	const unguardedStore = new RedisRateLimitStore({
+		redis: {isReady: true, client, ensureConnected: async () => client},
+		windowMs: 60_000,
+		prefix: 'bench:u:',
+	});
+	const flexible = new RateLimiterRedis({storeClient: client, points: 1e9, duration: 60, keyPrefix: 'bench:f'});
+	const rateLimitRedis = new RateLimitRedisStore({
+		sendCommand: async (command: string, ...arguments_: string[]) => client.call(command, ...arguments_) as never,
+		prefix: 'bench:r:',
+	});
+	rateLimitRedis.init({windowMs: 60_000} as never);
+
+	const operations: Record<string, (key: string) => Promise<unknown>> = {
+		raw: async key => raw.benchRawIncrement(`bench:raw:${key}`, 60_000),
+		guarded: async key => guardedStore.increment(key),
+		unguardedStore: async key => unguardedStore.increment(key),
+		rateLimiterFlexible: async key => flexible.consume(key),
+		rateLimitRedis: async key => rateLimitRedis.increment(key),
+	};
+
+	const roundMs = quick ? 400 : 2000;
+	const rounds = quick ? 5 : 9;
+	const opsPerSecond: Record<string, number[]> = Object.fromEntries(Object.keys(operations).map(name => [name, []]));
+
+	async function runRound(operation: (key: string) => Promise<unknown>) {
+		let ops = 0;
+		const endAt = performance.now() + roundMs;
+		const worker = async (id: number) => {
+			let index = id;
+			while (performance.now() < endAt) {
+				// eslint-disable-next-line no-await-in-loop
+				await operation(`k${index % 1000}`);
+				ops++;
+				index += concurrency;
+			}
+		};
+
+		const started = performance.now();
+		await Promise.all(Array.from({length: concurrency}, async (_, id) => worker(id)));
+		return ops / ((performance.now() - started) / 1000);
+	}
+
+	// Warm-up: load scripts, JIT, connections.
+	for (const operation of Object.values(operations)) {
+		// eslint-disable-next-line no-await-in-loop
+		await Promise.all(Array.from({length: 200}, async (_, index) => operation(`warm${index}`)));
+	}
+
+	for (let index = 0; index < rounds; index++) {
+		const names = Object.keys(operations);
+		const order = [...names.slice(index % names.length), ...names.slice(0, index % names.length)];
+		for (const name of order) {
+			progress(`end to end: round ${index + 1}/${rounds} · ${name}`);
+			// eslint-disable-next-line no-await-in-loop
+			opsPerSecond[name]!.push(await runRound(operations[name]!));
+		}
+	}
+
+	const ops = Object.fromEntries(Object.entries(opsPerSecond).map(([name, values]) => [name, median(values)]));
+	return {
+		concurrency,
+		rounds,
+		roundMs,
+		rawOps: Math.round(ops.raw!),
+		guardedOps: Math.round(ops.guarded!),
+		unguardedStoreOps: Math.round(ops.unguardedStore!),
+		rateLimiterFlexibleOps: Math.round(ops.rateLimiterFlexible!),
+		rateLimitRedisOps: Math.round(ops.rateLimitRedis!),
+		guardedVsRaw: round(ops.guarded! / ops.raw!, 3),
+		guardedVsUnguardedStore: round(ops.guarded! / ops.unguardedStore!, 3),
+		guardedVsRateLimiterFlexible: round(ops.guarded! / ops.rateLimiterFlexible!, 3),
+		guardedVsRateLimitRedis: round(ops.guarded! / ops.rateLimitRedis!, 3),
+	};
+}
+
+// --- Run ------------------------------------------------------------------------------------------------------------
+
+const machine = {
+	cpu: cpus()[0]?.model ?? 'unknown',
+	cores: cpus().length,
+	memoryGb: round(totalmem() / 1024 ** 3, 1),
+	node: process.version,
+	redis: server ? `redis-server (private, 127.0.0.1:${target.port})` : `REDIS_URL ${target.host}:${target.port}`,
+	quick,
+};
+
+try {
+	const hot = await hotPath();
+	const herdRows = await herd();
+	const e2e = await endToEnd();
+	progress('');
+	const result = {machine, hotPath: hot, herd: herdRows, e2e};
+	if (flags.json) {
+		process.stdout.write(`${JSON.stringify(result)}\n`);
+	} else {
+		console.log(markdown(result));
+	}
+} finally {
+	for (const client of clients) {
+		client.disconnect();
+	}
+
+	await server?.stop();
+}
+
+function verdict(ok: boolean) {
+	return ok ? 'met' : 'missed';
+}
+
+function markdown(result: {machine: typeof machine; hotPath: Awaited<ReturnType<typeof hotPath>>; herd: HerdRow[]; e2e: Awaited<ReturnType<typeof endToEnd>>}) {
+	const {hotPath: hot, herd: rows, e2e} = result;
+	return [
+		`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GiB, Node ${machine.node}; ${machine.redis}${quick ? ' (--quick)' : ''}`,
+		'',
+		'### Hot path: `await ensureConnected()` on a ready client (mitata p50, median of interleaved rounds)',
+		'',
+		'| candidate | ns/op | × floor |',
+		'|---|---:|---:|',
+		`| floor: inline \`status === 'ready'\` check | ${hot.floorNs} | 1.00 |`,
+		`| **guardedRedis** | ${hot.guardedNs} | ${hot.ratioToFloor.toFixed(2)} |`,
+		`| p-memoize \`{cache: false}\` around connect-if-needed | ${hot.pMemoizeNs} | ${hot.pMemoizeRatioToFloor.toFixed(2)} |`,
+		`| "connecting promise" snippet | ${hot.snippetNs} | ${hot.snippetRatioToFloor.toFixed(2)} |`,
+		'',
+		`Target ≤ 1.2× the floor: ${verdict(hot.ratioToFloor <= 1.2)}.`,
+		'',
+		'### Cold herd: N concurrent callers on a fresh lazy client',
+		'',
+		'| N | variant | connect() calls | errors | all settled (ms) |',
+		'|---:|---|---:|---:|---:|',
+		...rows.map(row => `| ${row.n} | ${row.variant} | ${row.connectCalls} | ${row.errors} | ${row.allSettledMs} |`),
+		'',
+		`### End to end: rate-limit increments, concurrency ${e2e.concurrency}, median of ${e2e.rounds} interleaved ${e2e.roundMs} ms rounds`,
+		'',
+		'| store | ops/s | guarded ÷ it |',
+		'|---|---:|---:|',
+		`| same Lua script through raw ioredis (no guard) | ${e2e.rawOps} | ${e2e.guardedVsRaw.toFixed(3)} |`,
+		`| **RedisRateLimitStore (guarded)** | ${e2e.guardedOps} | 1.000 |`,
+		`| RedisRateLimitStore on a plain ready client (no guard) | ${e2e.unguardedStoreOps} | ${e2e.guardedVsUnguardedStore.toFixed(3)} |`,
+		`| rate-limiter-flexible RateLimiterRedis.consume | ${e2e.rateLimiterFlexibleOps} | ${e2e.guardedVsRateLimiterFlexible.toFixed(3)} |`,
+		`| rate-limit-redis RedisStore.increment | ${e2e.rateLimitRedisOps} | ${e2e.guardedVsRateLimitRedis.toFixed(3)} |`,
+		'',
+		`Targets: guarded ≥ 0.99× raw: ${verdict(e2e.guardedVsRaw >= 0.99)}; ≥ 1.0× rate-limiter-flexible: ${verdict(e2e.guardedVsRateLimiterFlexible >= 1)}.`,
+		`The guard's own share: the store on the guard ÷ the same store with no guard = ${e2e.guardedVsUnguardedStore.toFixed(3)}.`,
+		'',
+	].join('\n');
+}
