@@ -19,7 +19,7 @@ import pMemoize from 'p-memoize';
 import {RedisStore as RateLimitRedisStore} from 'rate-limit-redis';
 import {RateLimiterRedis} from 'rate-limiter-flexible';
 import {guardedRedis} from 'connection-guard';
-import {RedisRateLimitStore, type RedisConnectionSource} from '../examples/rate-limit/redis-store.js';
+import {RedisRateLimitStore, incrementScript, type RedisConnectionSource} from '../examples/rate-limit/redis-store.js';
 import {RedisServer} from '../examples/support/redis-server.js';
 import {variants} from '../examples/demo/variants.js';
 
@@ -157,22 +157,13 @@ async function herd(): Promise<HerdRow[]> {
 
 // --- 3. End to end --------------------------------------------------------------------------------------------------
 
-const incrementLua = `
-local hits = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {hits, ttl}`;
-
 async function endToEnd() {
 	const concurrency = 64;
 	const client = newClient(false);
 	await new Promise(resolve => {
 		client.once('ready', resolve);
 	});
-	client.defineCommand('benchRawIncrement', {numberOfKeys: 1, lua: incrementLua});
+	client.defineCommand('benchRawIncrement', {numberOfKeys: 1, lua: incrementScript});
 	const raw = client as Redis & {benchRawIncrement(key: string, windowMs: number): Promise<[number, number]>};
 
 	const guardedStore = new RedisRateLimitStore({redis: guardedRedis(client), windowMs: 60_000, prefix: 'bench:g:'});

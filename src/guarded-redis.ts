@@ -102,7 +102,7 @@ const maxTimerMs = 2_147_483_647;
 type SharedState = {
 	readonly adapter: ClientAdapter;
 	readonly readyPromise: Promise<unknown>;
-	readonly waitUntilReady: () => Promise<void>;
+	waitUntilReady: () => Promise<void>;
 	cancelAttempt: ((error: ConnectionGuardError) => void) | undefined;
 	/** The client's last error during the current attempt: the `cause` of a TIMEOUT, to tell "slow" from "failing". */
 	lastError: unknown;
@@ -152,7 +152,8 @@ One connection attempt (or one wait for someone else's), shared by every waiter 
 listeners on the client for its whole life and removes them when it settles. It has no deadline of its own: callers'
 deadlines end their own waits, and the attempt goes on for the others.
 */
-function createAttempt(client: object, adapter: ClientAdapter, state: () => SharedState): () => Promise<void> {
+function createAttempt(client: object, state: SharedState): () => Promise<void> {
+	const {adapter} = state;
 	const emitter = client as unknown as {
 		on(event: string, listener: (...arguments_: any[]) => void): unknown;
 		removeListener(event: string, listener: (...arguments_: any[]) => void): unknown;
@@ -165,7 +166,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 		// not ready means that attempt failed. The check reads the client's current phase on every event (level, not edge):
 		// ioredis emits status events a tick late, so an event may be an echo of an earlier attempt.
 		let armed = false;
-		state().lastError = undefined;
+		state.lastError = undefined;
 
 		const fail = (cause: unknown) => {
 			const reason = cause ?? new Error('Connection is closed.');
@@ -177,7 +178,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 		};
 
 		const onError = (error: unknown) => {
-			state().lastError = error;
+			state.lastError = error;
 		};
 
 		const onConnectRejected = (error: unknown) => {
@@ -185,7 +186,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 				// Someone else's connect won the same tick: wait for it like any other.
 				step();
 			} else {
-				fail(state().lastError ?? error);
+				fail(state.lastError ?? error);
 			}
 		};
 
@@ -201,7 +202,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 				armed = true;
 			} else if (armed) {
 				// `idle`, `retrying` or `closing` after an attempt we saw: it ended without becoming ready.
-				fail(state().lastError);
+				fail(state.lastError);
 			} else if (phase === 'idle' && !calledConnect) {
 				calledConnect = true;
 				let connecting: unknown;
@@ -229,7 +230,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 			}
 
 			emitter.removeListener('error', onError);
-			state().cancelAttempt = undefined;
+			state.cancelAttempt = undefined;
 			if (error) {
 				reject(error);
 			} else {
@@ -242,7 +243,7 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 		}
 
 		emitter.on('error', onError);
-		state().cancelAttempt = finish;
+		state.cancelAttempt = finish;
 		step();
 	});
 }
@@ -250,16 +251,16 @@ function createAttempt(client: object, adapter: ClientAdapter, state: () => Shar
 function stateFor(client: object, adapter: ClientAdapter): SharedState {
 	let state = states.get(client);
 	if (!state) {
-		const created: SharedState = {
+		state = {
 			adapter,
 			// The hot path hands out this one promise: no allocation per call on a ready client.
 			readyPromise: Promise.resolve(client),
-			waitUntilReady: singleFlight(createAttempt(client, adapter, () => created)),
+			waitUntilReady: undefined as unknown as () => Promise<void>,
 			cancelAttempt: undefined,
 			lastError: undefined,
 			closing: undefined,
 		};
-		state = created;
+		state.waitUntilReady = singleFlight(createAttempt(client, state));
 		states.set(client, state);
 	}
 

@@ -86,23 +86,10 @@ function clusterTarget(name: string): Target {
 			}) as unknown as GuardClient, options);
 		},
 		address: options => options?.refused ? `127.0.0.1:${refusedPort}` : `127.0.0.1:${cluster.nodes[0]!.port}`,
-		async kill() {
-			await Promise.all(cluster.nodes.map(async node => node.kill()));
-		},
-		async restart() {
-			await Promise.all(cluster.nodes.map(async node => node.process ? undefined : node.restart()));
-			await cluster.waitUntilOk();
-		},
-		freeze() {
-			for (const node of cluster.nodes) {
-				node.freeze();
-			}
-		},
-		thaw() {
-			for (const node of cluster.nodes) {
-				node.thaw();
-			}
-		},
+		kill: async () => cluster.kill(),
+		restart: async () => cluster.restart(),
+		freeze: () => cluster.freeze(),
+		thaw: () => cluster.thaw(),
 	};
 }
 

@@ -7,6 +7,8 @@ snippet as a documented counterexample: it must fail there, which shows the prop
 import {EventEmitter} from 'node:events';
 import fc from 'fast-check';
 import {ConnectionGuardError, guardedRedis} from '../../src/index.js';
+import {variants} from '../../examples/demo/variants.js';
+import type {RedisClient} from '../../examples/rate-limit/redis-store.js';
 
 type Outcome = 'ok' | 'fail' | 'hang';
 
@@ -76,26 +78,10 @@ class ModelClient extends EventEmitter {
 
 type EnsureConnected = (options: {timeoutMs: number; signal: AbortSignal}) => Promise<unknown>;
 
-/** The widely suggested fix (examples/demo/variants.ts spells it out), driving the model client. */
+/** The widely suggested fix, exactly as the demo spells it out, driving the model client. */
 function seedFix(client: ModelClient): EnsureConnected {
-	let ready = false;
-	let connecting: Promise<void> | null = null;
-	return async () => {
-		if (ready) {
-			return client;
-		}
-
-		if (connecting) {
-			await connecting;
-		}
-
-		connecting = client.connect().then(() => {
-			ready = true;
-			connecting = null;
-		});
-		await connecting;
-		return client;
-	};
+	const source = variants.seedFix(client as unknown as RedisClient);
+	return async () => source.ensureConnected();
 }
 
 const guarded = (client: ModelClient): EnsureConnected => {

@@ -41,7 +41,7 @@ export class RedisStoreTimeoutError extends Error {
 
 // Fixed window in one round trip: count the hit and start the window's expiry atomically. A single key, so the script
 // runs on whichever Cluster node owns it.
-const incrementScript = `
+export const incrementScript = `
 local hits = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then

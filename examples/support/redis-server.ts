@@ -211,6 +211,29 @@ export class RedisCluster {
 		throw new Error('Redis Cluster did not reach cluster_state:ok');
 	}
 
+	/** SIGKILL every node; `restart()` brings them back on the same ports, with their cluster config. */
+	async kill(): Promise<void> {
+		await Promise.all(this.nodes.map(async node => node.kill()));
+	}
+
+	/** Start every node that is not running, then wait until the cluster is ok again. */
+	async restart(): Promise<void> {
+		await Promise.all(this.nodes.map(async node => node.process ? undefined : node.restart()));
+		await this.waitUntilOk();
+	}
+
+	freeze(): void {
+		for (const node of this.nodes) {
+			node.freeze();
+		}
+	}
+
+	thaw(): void {
+		for (const node of this.nodes) {
+			node.thaw();
+		}
+	}
+
 	async stop(): Promise<void> {
 		await Promise.all(this.nodes.map(async node => node.stop()));
 	}
