@@ -50,3 +50,25 @@ test('RedisRateLimitStore works on ioredis-mock, as in users\' own unit tests', 
 	await store.decrement('a');
 	await expect(store.get('a')).resolves.toMatchObject({totalHits: 1});
 });
+
+test('RedisRateLimitStore asks its source for a connected client, with its timeoutMs, before every operation', async () => {
+	const client = new RedisMock();
+	const source = {ensureConnected: jest.fn(async () => client)};
+	const store = new RedisRateLimitStore({redis: source as never, windowMs: 60_000, prefix: 'source:', timeoutMs: 250});
+	await store.increment('a');
+	await store.decrement('a');
+	await store.get('a');
+	await store.resetKey('a');
+	expect(source.ensureConnected).toHaveBeenCalledTimes(4);
+	for (const call of source.ensureConnected.mock.calls as unknown[][]) {
+		expect(call[0]).toEqual({timeoutMs: 250});
+	}
+});
+
+test('RedisRateLimitStore: a source that fails rejects the operation with that error and writes nothing', async () => {
+	const client = new RedisMock();
+	const failure = new Error('Redis is down');
+	const store = new RedisRateLimitStore({redis: {ensureConnected: async () => Promise.reject(failure)} as never, windowMs: 1000, prefix: 'down:'});
+	await expect(store.increment('a')).rejects.toBe(failure);
+	expect(await client.keys('down:*')).toEqual([]);
+});

@@ -15,9 +15,6 @@ the racy variants it compares against through the same shape.
 */
 export type RedisConnectionSource<C extends RedisClient = RedisClient> = {
 	ensureConnected(options?: {timeoutMs?: number; signal?: AbortSignal}): Promise<C>;
-	/** When present and `true`, `client` is used at once, without awaiting `ensureConnected()` (a guard has both). */
-	readonly isReady?: boolean;
-	readonly client?: C;
 };
 
 export type RedisRateLimitStoreOptions = RateLimitStoreOptions & {
@@ -168,18 +165,15 @@ export class RedisRateLimitStore implements Store {
 		return toConsumeResult(await this.increment(key), this.limit);
 	}
 
-	// One deadline for the whole operation (the wait for a ready client, then the command, which ioredis may hold and
-	// retry when the server dies mid-flight). On the hot path — a ready guard — the command goes out in the same tick.
+	// One deadline for the whole operation: `ensureConnected({timeoutMs})` (on a ready guard, an already-resolved promise),
+	// then the command, which ioredis may hold and retry when the server dies mid-flight.
 	private run<R, T>(key: string, operation: (client: ScriptedClient, id: string) => Promise<R>, map: (reply: R) => T): Promise<T> {
 		return new Promise<T>((resolve, reject) => {
 			let work: Promise<R>;
 			try {
 				// A bad key is rejected before anything is sent.
 				const id = this.prefix + checkKey(key);
-				const source = this.redis;
-				work = source.isReady === true && source.client
-					? operation(withScripts(source.client), id)
-					: source.ensureConnected(this.connectOptions).then(async client => operation(withScripts(client), id));
+				work = this.redis.ensureConnected(this.connectOptions).then(async client => operation(withScripts(client), id));
 			} catch (error) {
 				reject(error);
 				return;
