@@ -3,8 +3,17 @@ import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore} from '../../examples/rate-limit/redis-store.js';
 
 const prisma = {$queryRaw: jest.fn(), $executeRaw: jest.fn(), $executeRawUnsafe: jest.fn()};
+// One mock for every construction case: each ioredis-mock instance adds a listener to a context shared per host:port.
+const mock = new RedisMock();
+const mocks: Array<InstanceType<typeof RedisMock>> = [mock];
+afterAll(() => {
+	for (const each of mocks) {
+		each.disconnect();
+	}
+});
+
 const factories = {
-	RedisRateLimitStore: (options: object) => new RedisRateLimitStore({redis: new RedisMock(), windowMs: 1000, ...options} as never),
+	RedisRateLimitStore: (options: object) => new RedisRateLimitStore({redis: mock, windowMs: 1000, ...options} as never),
 	PrismaRateLimitStore: (options: object) => new PrismaRateLimitStore({prisma, windowMs: 1000, ...options} as never),
 };
 
@@ -44,7 +53,9 @@ test('PrismaRateLimitStore rejects something that is not a Prisma client', () =>
 });
 
 test('RedisRateLimitStore works on ioredis-mock, as in users\' own unit tests', async () => {
-	const store = new RedisRateLimitStore({redis: new RedisMock({lazyConnect: true}), windowMs: 60_000, prefix: 'mock:'});
+	const client = new RedisMock({lazyConnect: true});
+	mocks.push(client);
+	const store = new RedisRateLimitStore({redis: client, windowMs: 60_000, prefix: 'mock:'});
 	await store.increment('a');
 	await expect(store.increment('a')).resolves.toMatchObject({totalHits: 2});
 	await store.decrement('a');
@@ -53,6 +64,7 @@ test('RedisRateLimitStore works on ioredis-mock, as in users\' own unit tests', 
 
 test('RedisRateLimitStore asks its source for a connected client, with its timeoutMs, before every operation', async () => {
 	const client = new RedisMock();
+	mocks.push(client);
 	const source = {ensureConnected: jest.fn(async () => client)};
 	const store = new RedisRateLimitStore({redis: source as never, windowMs: 60_000, prefix: 'source:', timeoutMs: 250});
 	await store.increment('a');
@@ -67,6 +79,7 @@ test('RedisRateLimitStore asks its source for a connected client, with its timeo
 
 test('RedisRateLimitStore: a source that fails rejects the operation with that error and writes nothing', async () => {
 	const client = new RedisMock();
+	mocks.push(client);
 	const failure = new Error('Redis is down');
 	const store = new RedisRateLimitStore({redis: {ensureConnected: async () => Promise.reject(failure)} as never, windowMs: 1000, prefix: 'down:'});
 	await expect(store.increment('a')).rejects.toBe(failure);

@@ -152,7 +152,12 @@ export class RedisCluster {
 
 	/** The node that serves `key` as master now. */
 	async masterOf(key: string): Promise<RedisServer> {
-		const slot = Number(await cli(this.nodes[0]!.port, 'CLUSTER', 'KEYSLOT', key));
+		const live = this.nodes.find(node => node.process);
+		if (!live) {
+			throw new Error('No cluster node is running');
+		}
+
+		const slot = Number(await cli(live.port, 'CLUSTER', 'KEYSLOT', key));
 		for (const node of this.nodes) {
 			if (!node.process) {
 				continue;
