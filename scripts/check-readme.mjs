@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Type-checks every ```ts block of README.md against the built package (self-reference) and the examples, so the README
-// cannot drift from the API. Each block becomes its own module; names the prose takes as given (an app's `client`,
-// `redis`, `app`, ...) are declared in a shared prelude.
+// Type-checks every ```ts block of README.md and every JSDoc @example of src/ against the built package (self-reference)
+// and the examples, so neither can drift from the API. Each block becomes its own module; names the prose takes as given
+// (an app's `client`, `redis`, `app`, ...) and the package's exports are declared in a shared prelude.
 import {execFileSync} from 'node:child_process';
-import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {join, resolve} from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -11,21 +11,39 @@ const out = join(root, '.tmp', 'readme');
 rmSync(out, {recursive: true, force: true});
 mkdirSync(out, {recursive: true});
 
-const blocks = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map(match => match[1]);
-if (blocks.length === 0) {
-	throw new Error('No ```ts blocks found in README.md');
+const readmeBlocks = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map(match => match[1]);
+const jsdocBlocks = readdirSync(join(root, 'src')).filter(file => file.endsWith('.ts')).flatMap(file =>
+	[...readFileSync(join(root, 'src', file), 'utf8').matchAll(/@example\n```\n([\s\S]*?)\n```/g)].map(match => match[1]));
+if (readmeBlocks.length === 0 || jsdocBlocks.length === 0) {
+	throw new Error('No ```ts blocks in README.md, or no @example in src/');
 }
 
-writeFileSync(join(out, 'prelude.d.ts'), `import type {Redis} from 'ioredis';
+const blocks = [...readmeBlocks, ...jsdocBlocks];
+
+writeFileSync(join(out, 'prelude.d.ts'), `import type * as IORedis from 'ioredis';
 import type {Express} from 'express';
-import type {RedisGuard} from 'connection-guard';
+import type * as Guard from 'connection-guard';
 
 declare global {
-	const client: Redis;
-	const redis: RedisGuard<Redis>;
+	// What the snippets take as given in an app.
+	const client: IORedis.Redis;
+	const redis: Guard.RedisGuard<IORedis.Redis>;
+	const guard: Guard.RedisGuard<IORedis.Redis>;
 	const app: Express;
 	const source: string;
-	const db: {user: {findUnique(query: {where: {id: string}}): Promise<unknown>}};
+	const api: {user(id: string): Promise<unknown>};
+	const db: {
+		user: {findUnique(query: {where: {id: string}}): Promise<unknown>};
+		users: {find(id: string): Promise<unknown>};
+	};
+	// JSDoc examples use the package's exports and ioredis without importing them.
+	const Redis: typeof IORedis.Redis;
+	type Redis = IORedis.Redis;
+	const guardedRedis: typeof Guard.guardedRedis;
+	const singleFlight: typeof Guard.singleFlight;
+	type RedisGuard<C> = Guard.RedisGuard<C>;
+	type RedisLikeClient = Guard.RedisLikeClient;
+	type ConnectionGuardErrorCode = Guard.ConnectionGuardErrorCode;
 }
 `);
 const files = blocks.map((code, index) => {
@@ -40,4 +58,4 @@ writeFileSync(join(out, 'tsconfig.json'), JSON.stringify({
 }, null, 2));
 
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], {stdio: 'inherit'});
-console.log(`README: ${files.length} TypeScript snippets type-check.`);
+console.log(`README and JSDoc: ${readmeBlocks.length} + ${jsdocBlocks.length} TypeScript snippets type-check.`);

@@ -281,7 +281,7 @@ Supports ioredis `Redis` and `Cluster` (v5, v6) and ioredis-mock, recognised by 
 
 @example
 ```
-import Redis from 'ioredis';
+import {Redis} from 'ioredis';
 import {guardedRedis} from 'connection-guard';
 
 const redis = guardedRedis(new Redis({lazyConnect: true}));
