@@ -113,7 +113,6 @@ export class RedisRateLimitStore implements Store {
 	windowMs: number;
 	readonly limit: number;
 	private readonly redis: RedisConnectionSource;
-	private readonly timeoutMs: number;
 	private readonly connectOptions: {timeoutMs: number};
 	private readonly deadlines: DeadlineSweeper;
 
@@ -133,7 +132,6 @@ export class RedisRateLimitStore implements Store {
 		this.prefix = prefix;
 		// guardedRedis() throws a TypeError naming `client` for anything that is not a Redis client.
 		this.redis = 'ensureConnected' in redis && typeof redis.ensureConnected === 'function' ? redis : guardedRedis(redis as RedisClient);
-		this.timeoutMs = timeoutMs;
 		this.connectOptions = {timeoutMs};
 		this.deadlines = new DeadlineSweeper(timeoutMs, () =>
 			new RedisStoreTimeoutError(`Redis rate-limit operation did not finish within ${timeoutMs} ms`));
@@ -173,7 +171,7 @@ export class RedisRateLimitStore implements Store {
 			try {
 				// A bad key is rejected before anything is sent.
 				const id = this.prefix + checkKey(key);
-				work = this.redis.ensureConnected(this.connectOptions).then(async client => operation(withScripts(client), id));
+				work = this.redis.ensureConnected(this.connectOptions).then(client => operation(withScripts(client), id));
 			} catch (error) {
 				reject(error);
 				return;
