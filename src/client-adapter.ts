@@ -38,8 +38,9 @@ export type EventEmitterLike = {
 type IORedisLike = EventEmitterLike & {
 	status: string;
 	connect(): Promise<unknown>;
-	quit(): Promise<unknown>;
-	disconnect(reconnect?: boolean): void;
+	// Only close() uses these; a client without them (a test double) is still guarded.
+	quit?: () => Promise<unknown>;
+	disconnect?: (reconnect?: boolean) => void;
 	isCluster?: boolean;
 	options?: {host?: string; port?: number; path?: string};
 	startupNodes?: unknown[];
@@ -66,7 +67,7 @@ type NodeRedisLike = EventEmitterLike & {
 type IORedisMockLike = EventEmitterLike & {
 	connected: boolean;
 	connect(): unknown;
-	disconnect(): void;
+	disconnect?: () => void;
 	options?: {host?: string; port?: number};
 };
 
@@ -84,16 +85,15 @@ export function adapterFor(client: unknown): ClientAdapter | undefined {
 		return undefined;
 	}
 
-	if (typeof client.status === 'string' && typeof client.disconnect === 'function') {
+	if (typeof client.status === 'string') {
 		return ioredisAdapter(client as unknown as IORedisLike);
 	}
 
-	if (typeof client.connected === 'boolean' && typeof client.disconnect === 'function') {
+	if (typeof client.connected === 'boolean') {
 		return ioredisMockAdapter(client as unknown as IORedisMockLike);
 	}
 
-	if (typeof client.isOpen === 'boolean' && typeof client.isReady === 'boolean'
-		&& (typeof client.close === 'function' || typeof client.destroy === 'function' || typeof client.disconnect === 'function')) {
+	if (typeof client.isOpen === 'boolean' && typeof client.isReady === 'boolean') {
 		return nodeRedisAdapter(client as unknown as NodeRedisLike);
 	}
 
@@ -190,7 +190,7 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 				return;
 			}
 
-			if (phase() === 'ready') {
+			if (phase() === 'ready' && typeof client.quit === 'function') {
 				const quitEnded = waitForEvent(client, ['end'], deadlineMs);
 				client.quit().catch(() => undefined);
 				if (await quitEnded || ended()) {
@@ -200,7 +200,7 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 
 			// Not connected, or QUIT got no answer in time (a frozen server): drop the socket.
 			const disconnectEnded = waitForEvent(client, ['end'], deadlineMs);
-			client.disconnect();
+			client.disconnect?.();
 			finishStuckDisconnect();
 			if (!ended()) {
 				// `disconnect()` only half-closes the socket; a frozen peer never finishes the close. Destroy it.
@@ -223,7 +223,7 @@ function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
 		describe: () => `ioredis-mock ${hostOf(client.options ?? {})}`,
 		async close() {
 			if (client.connected) {
-				client.disconnect();
+				client.disconnect?.();
 			}
 		},
 	};

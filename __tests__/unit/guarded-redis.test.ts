@@ -1,3 +1,4 @@
+import {EventEmitter} from 'node:events';
 import RedisMock from 'ioredis-mock';
 import {ConnectionGuardError, guardedRedis} from '../../src/index.js';
 import {flush, settledState} from '../helpers/deferred.js';
@@ -348,6 +349,23 @@ describe('guardedRedis(client).ensureConnected() on a fake ioredis client', () =
 			await expect(pending).rejects.toMatchObject({code: 'CLOSED'});
 			expect(client.totalListeners()).toBe(before);
 		});
+	});
+
+	test('a minimal test double (EventEmitter with `status` and `connect()` only) is recognised and guarded', async () => {
+		const double = Object.assign(new EventEmitter(), {
+			status: 'wait',
+			calls: 0,
+			async connect() {
+				double.calls++;
+				double.status = 'connecting';
+				await Promise.resolve();
+				double.status = 'ready';
+				double.emit('ready');
+			},
+		});
+		const guard = guardedRedis(double);
+		await expect(Promise.all([guard.ensureConnected(), guard.ensureConnected()])).resolves.toEqual([double, double]);
+		expect(double.calls).toBe(1);
 	});
 
 	describe('bad input', () => {
