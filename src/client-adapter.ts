@@ -46,7 +46,6 @@ type IORedisLike = EventEmitterLike & {
 	startupNodes?: unknown[];
 	// Private in ioredis' types; read only to tell "QUIT sent, socket not closed yet" apart from `ready`.
 	manuallyClosing?: boolean;
-	reconnectTimeout?: unknown;
 	stream?: {destroy?: () => void};
 	setStatus?: (status: string) => void;
 	flushQueue?: (error: Error) => void;
@@ -58,7 +57,6 @@ type NodeRedisLike = EventEmitterLike & {
 	connect(): Promise<unknown>;
 	close?: () => Promise<unknown>;
 	destroy?: () => unknown;
-	quit?: () => Promise<unknown>;
 	disconnect?: () => Promise<unknown>;
 	options?: {url?: string; socket?: {host?: string; port?: number; path?: string}};
 	_options?: {rootNodes?: Array<{url?: string; socket?: {host?: string; port?: number}}>};

@@ -1,4 +1,4 @@
-import {adapterFor, type ClientAdapter} from './client-adapter.js';
+import {adapterFor, type ClientAdapter, type EventEmitterLike} from './client-adapter.js';
 import {ConnectionGuardError} from './errors.js';
 import {singleFlight} from './single-flight.js';
 
@@ -154,10 +154,8 @@ deadlines end their own waits, and the attempt goes on for the others.
 */
 function createAttempt(client: object, state: SharedState): () => Promise<void> {
 	const {adapter} = state;
-	const emitter = client as unknown as {
-		on(event: string, listener: (...arguments_: any[]) => void): unknown;
-		removeListener(event: string, listener: (...arguments_: any[]) => void): unknown;
-	};
+	// adapterFor() only accepts clients with on() and removeListener().
+	const emitter = client as EventEmitterLike;
 
 	return () => new Promise<void>((resolve, reject) => {
 		let settled = false;

@@ -1,5 +1,6 @@
 import {EventEmitter} from 'node:events';
 import {deferred, type Deferred} from './deferred.js';
+import {totalListeners} from './listeners.js';
 
 /**
 A fake ioredis client that walks ioredis' status machine under the test's control: `connect()` returns a promise that stays
@@ -86,6 +87,6 @@ export class FakeRedis extends EventEmitter {
 
 	/** Listeners currently attached, over every event. */
 	totalListeners(): number {
-		return this.eventNames().reduce((sum, name) => sum + this.listenerCount(name), 0);
+		return totalListeners(this);
 	}
 }

@@ -3,6 +3,7 @@ The guard's contract on real servers, written once and run against every client 
 ioredis `Cluster` on a real 3-master cluster). Each target says how to make a client and how to break its server(s).
 */
 import {ConnectionGuardError, guardedRedis, type RedisGuard} from '../../src/index.js';
+import {totalListeners} from '../helpers/listeners.js';
 
 export type ClientOptions = {
 	/** Lazy (default) or connecting from the constructor. */
@@ -18,7 +19,7 @@ export type GuardClient = {
 	set(key: string, value: string): Promise<unknown>;
 	get(key: string): Promise<string | null>;
 	on(event: string, listener: (...arguments_: any[]) => void): unknown;
-	listenerCount(event: string): number;
+	listenerCount(event: string | symbol): number;
 	eventNames(): Array<string | symbol>;
 };
 
@@ -69,9 +70,6 @@ function spyOnGuardConnects(client: GuardClient): {readonly count: number} {
 
 	return calls;
 }
-
-const totalListeners = (client: GuardClient) =>
-	client.eventNames().reduce((sum, name) => sum + client.listenerCount(String(name)), 0);
 
 async function rejection(promise: Promise<unknown>): Promise<ConnectionGuardError> {
 	try {

@@ -8,6 +8,7 @@ import {Redis, type RedisOptions} from 'ioredis';
 import {ConnectionGuardError, guardedRedis} from '../../src/index.js';
 import {RedisServer, cli, freePort} from '../../examples/support/redis-server.js';
 import {TcpProxy} from '../../examples/support/tcp-proxy.js';
+import {totalListeners} from '../helpers/listeners.js';
 
 jest.setTimeout(30_000);
 
@@ -27,7 +28,6 @@ function lazyClient(options: RedisOptions): Redis {
 	return client;
 }
 
-const listeners = (client: Redis) => client.eventNames().reduce((sum, name) => sum + client.listenerCount(name), 0);
 
 // Every timer the guard's own code creates during a test, to prove each one was cleared or has fired (other code in the
 // process — ioredis, jest — has timers of its own, so a global count would be noise).
@@ -49,11 +49,11 @@ afterAll(() => {
 
 /** Listeners before a fault, to compare with after it; and no live guard timer afterwards. */
 function baseline(client: Redis) {
-	const before = listeners(client);
+	const before = totalListeners(client);
 	guardTimers.length = 0;
 	return {
 		expectRestored() {
-			expect(listeners(client)).toBe(before);
+			expect(totalListeners(client)).toBe(before);
 			const live = guardTimers.filter(timer => !(timer as unknown as {_destroyed: boolean})._destroyed);
 			expect(live).toHaveLength(0);
 		},
