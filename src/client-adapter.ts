@@ -1,16 +1,18 @@
 /*
-How the guard reads and drives one kind of client. Clients are recognised by shape, never with `instanceof`, so the package
-has no runtime dependency on any client library and works across duplicated installs.
+How the guard reads and drives one kind of client: ioredis `Redis` and `Cluster` (and iovalkey), node-redis clients and
+clusters, ioredis-mock. Clients are recognised by shape, never with `instanceof`, so the package has no runtime dependency
+on any client library and works across duplicated installs.
 
 This is hand-written because no library exposes "the phase of a Redis client": each client spells its state differently
-(ioredis `status`, ioredis-mock `connected`), and the guard needs one vocabulary to decide between connecting and waiting.
+(ioredis `status`, node-redis `isOpen`/`isReady` plus its events, ioredis-mock `connected`), and the guard needs one
+vocabulary to decide between connecting, waiting and failing fast.
 */
 
 /**
 - `ready`: commands go through now.
 - `idle`: nothing is connecting and nothing will by itself: a `connect()` is needed (lazy `wait`, or `end`).
 - `connecting`: a connection attempt is under way: wait for it, never call `connect()`.
-- `retrying`: the client's own retry timer is pending: wait for its attempt, never call `connect()`.
+- `retrying`: the client is between its own tries (a retry timer is pending): it is failing now; never call `connect()`.
 - `closing`: the client is shutting down (QUIT sent, socket still open): wait for it to end, then connect.
 */
 export type Phase = 'ready' | 'idle' | 'connecting' | 'retrying' | 'closing';
@@ -21,12 +23,16 @@ export type ClientAdapter = {
 	phase(): Phase;
 	/** Start a connection. May throw synchronously or reject. */
 	connect(): unknown;
-	/** Events after which `phase()` may have changed. */
-	readonly statusEvents: readonly string[];
+	/**
+	Call `onChange` after every event after which `phase()` may have changed, and `onError` with every error the client
+	reports (before the `onChange` of the same event). Returns the function that removes every listener it added. Only one
+	subscription at a time: some clients (node-redis) are only fully readable while subscribed.
+	*/
+	subscribe(onChange: () => void, onError: (error: unknown) => void): () => void;
 	/** The server(s) the client talks to, for error messages. */
 	describe(): string;
-	/** Stop for good, gracefully when possible; resolves when the client has ended. */
-	close(deadlineMs: number): Promise<void>;
+	/** Stop for good, gracefully when possible; resolves when the client has ended, or after `timeoutMs` at the latest. */
+	close(timeoutMs: number): Promise<void>;
 };
 
 // The minimal surface every supported client shares.
@@ -96,6 +102,32 @@ export function adapterFor(client: unknown): ClientAdapter | undefined {
 	}
 
 	return undefined;
+}
+
+/** Listen to `changeEvents` and `error` until the returned function is called. */
+function subscribeTo(
+	emitter: EventEmitterLike,
+	changeEvents: readonly string[],
+	onChange: () => void,
+	onError: (error: unknown) => void,
+): () => void {
+	const onErrorEvent = (error: unknown) => {
+		onError(error);
+		onChange();
+	};
+
+	for (const event of changeEvents) {
+		emitter.on(event, onChange);
+	}
+
+	emitter.on('error', onErrorEvent);
+	return () => {
+		for (const event of changeEvents) {
+			emitter.removeListener(event, onChange);
+		}
+
+		emitter.removeListener('error', onErrorEvent);
+	};
 }
 
 /** Wait for one of `events` on `emitter`, at most `ms`; resolves `true` if an event came. Leaves nothing attached. */
@@ -175,7 +207,8 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 		isReady: () => client.status === 'ready' && client.manuallyClosing !== true,
 		phase,
 		connect: () => client.connect(),
-		statusEvents: ['connecting', 'connect', 'ready', 'close', 'reconnecting', 'end', 'wait'],
+		subscribe: (onChange, onError) =>
+			subscribeTo(client, ['connecting', 'connect', 'ready', 'close', 'reconnecting', 'end', 'wait'], onChange, onError),
 		describe() {
 			if (client.isCluster === true && Array.isArray(client.startupNodes)) {
 				return `cluster ${client.startupNodes.map(node => hostOf(node)).join(', ')}`;
@@ -183,13 +216,13 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 
 			return client.options?.path ?? hostOf(client.options ?? {});
 		},
-		async close(deadlineMs) {
+		async close(timeoutMs) {
 			if (ended()) {
 				return;
 			}
 
 			if (phase() === 'ready' && typeof client.quit === 'function') {
-				const quitEnded = waitForEvent(client, ['end'], deadlineMs);
+				const quitEnded = waitForEvent(client, ['end'], timeoutMs);
 				client.quit().catch(() => undefined);
 				if (await quitEnded || ended()) {
 					return;
@@ -197,7 +230,7 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 			}
 
 			// Not connected, or QUIT got no answer in time (a frozen server): drop the socket.
-			const disconnectEnded = waitForEvent(client, ['end'], deadlineMs);
+			const disconnectEnded = waitForEvent(client, ['end'], timeoutMs);
 			client.disconnect?.();
 			finishStuckDisconnect();
 			if (!ended()) {
@@ -217,7 +250,7 @@ function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
 		isReady: () => client.connected,
 		phase: () => client.connected ? 'ready' : 'idle',
 		connect: () => client.connect(),
-		statusEvents: ['connect', 'ready', 'end'],
+		subscribe: (onChange, onError) => subscribeTo(client, ['connect', 'ready', 'end'], onChange, onError),
 		describe: () => `ioredis-mock ${hostOf(client.options ?? {})}`,
 		async close() {
 			if (client.connected) {
@@ -231,6 +264,10 @@ function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
 node-redis (`redis` v5+, `@redis/client`): `createClient()` and `createCluster()`. State is two booleans: `isOpen` turns true
 synchronously in `connect()` (and stays true while node-redis retries inside that same pending `connect()`), `isReady` after
 the handshake (for a cluster, after slot discovery). `close()` clears `isOpen` at once and `isReady` once the socket drained.
+
+The booleans cannot tell a try under way from the wait between two tries, so the adapter reads that off the events while
+subscribed: a try failed when `error` comes while open and not ready; the next one starts with `reconnecting`. Unsubscribed
+(nobody has asked yet), an open client that is not ready counts as connecting.
 */
 function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 	const describeNode = (node: {url?: string; socket?: {host?: string; port?: number; path?: string}} | undefined) => {
@@ -242,20 +279,60 @@ function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 		return node?.socket?.path ?? hostOf({host: node?.socket?.host, port: node?.socket?.port});
 	};
 
+	let betweenTries = false;
 	const ready = () => client.isOpen && client.isReady;
 	return {
 		isReady: ready,
 		phase() {
 			if (client.isOpen) {
-				return client.isReady ? 'ready' : 'connecting';
+				return client.isReady ? 'ready' : (betweenTries ? 'retrying' : 'connecting');
 			}
 
 			// A graceful close() drains pending replies with `isReady` still true: wait for its `end`.
 			return client.isReady ? 'closing' : 'idle';
 		},
 		connect: async () => client.connect(),
-		// `connect`/`ready` (a cluster emits only `connect`), `end`/`disconnect` when closed, `terminated` when retries gave up.
-		statusEvents: ['connect', 'ready', 'reconnecting', 'end', 'disconnect', 'terminated'],
+		subscribe(onChange, onError) {
+			betweenTries = false;
+			const onTryStarted = () => {
+				betweenTries = false;
+				onChange();
+			};
+
+			const onErrorEvent = (error: unknown) => {
+				betweenTries = client.isOpen && !client.isReady;
+				onError(error);
+				onChange();
+			};
+
+			// node-redis 6 emits `terminated(cause)` when its strategy gives up, before `error(cause)`: take the cause from here,
+			// or the guard would settle on `terminated` without knowing why. A strategy that returned an Error wraps the socket's.
+			const onTerminated = (cause: unknown) => {
+				betweenTries = false;
+				if (cause !== undefined) {
+					onError((cause as {socketError?: unknown} | null)?.socketError ?? cause);
+				}
+
+				onChange();
+			};
+
+			// `connect`/`ready` (a cluster emits only `connect`), `end`/`disconnect` when closed, `reconnecting` when a try starts.
+			const tryEvents = ['connect', 'ready', 'reconnecting', 'end', 'disconnect'];
+			for (const event of tryEvents) {
+				client.on(event, onTryStarted);
+			}
+
+			client.on('error', onErrorEvent);
+			client.on('terminated', onTerminated);
+			return () => {
+				for (const event of tryEvents) {
+					client.removeListener(event, onTryStarted);
+				}
+
+				client.removeListener('error', onErrorEvent);
+				client.removeListener('terminated', onTerminated);
+			};
+		},
 		describe() {
 			const rootNodes = client._options?.rootNodes;
 			if (Array.isArray(rootNodes)) {
@@ -264,13 +341,13 @@ function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 
 			return describeNode(client.options);
 		},
-		async close(deadlineMs) {
+		async close(timeoutMs) {
 			if (client.isOpen && typeof client.close === 'function') {
 				let timer: NodeJS.Timeout | undefined;
 				const closed = await Promise.race([
 					client.close().then(() => true, () => false),
 					new Promise<boolean>(resolve => {
-						timer = setTimeout(resolve, deadlineMs, false);
+						timer = setTimeout(resolve, timeoutMs, false);
 					}),
 				]);
 				clearTimeout(timer);

@@ -1,13 +1,17 @@
-import {adapterFor, type ClientAdapter, type EventEmitterLike} from './client-adapter.js';
-import {ConnectionGuardError} from './errors.js';
-import {singleFlight} from './single-flight.js';
+import {adapterFor} from './client-adapter.js';
+import {sharedStateOf} from './client-state.js';
+import {
+	describeValue, invalidBoolean, invalidMilliseconds, invalidOptionsObject, invalidSignal,
+} from './options.js';
+import {ensureConnectedChannel, hasSubscribers} from './tracing.js';
 
 /**
-Options for {@link guardedRedis}.
+Options for {@link guardedRedis}: defaults for every `ensureConnected()` call of the guard.
 
 @example
 ```
 const redis = guardedRedis(client, {timeoutMs: 2000});
+const worker = guardedRedis(client, {timeoutMs: 30_000, waitForReady: true});
 ```
 */
 export type GuardedRedisOptions = {
@@ -17,6 +21,14 @@ export type GuardedRedisOptions = {
 	@default 5000
 	*/
 	readonly timeoutMs?: number;
+
+	/**
+	Default mode of each `ensureConnected()` call: `false` fails fast, `true` waits through failed tries until the deadline.
+	See {@link EnsureConnectedOptions.waitForReady}.
+
+	@default false
+	*/
+	readonly waitForReady?: boolean;
 };
 
 /**
@@ -43,6 +55,21 @@ export type EnsureConnectedOptions = {
 
 	/** Rejects this call at once with code `ABORTED` when aborted; an already-aborted signal starts no connection. */
 	readonly signal?: AbortSignal;
+
+	/**
+	`false` (fail fast): reject with `CONNECT_FAILED` as soon as the client is known to be failing — the try this call waits
+	on fails, or the client is between tries — never waiting for a backoff timer. `TIMEOUT` only when a try is under way and
+	does not finish by the deadline (a frozen server). For request paths with a fallback.
+
+	`true` (wait for ready, as gRPC's call option of that name): wait through failed tries until the client is ready or the
+	deadline passes (`TIMEOUT`, with the last error as `cause`). A client that retries by itself is left to it; one that
+	will not (ioredis `retryStrategy` returning `null`, node-redis `reconnectStrategy: false`, a cluster whose discovery
+	failed) is retried by the guard, one `connect()` at a time for all waiters, 50 ms after a failure, doubling to at most
+	1 s, while any such caller waits. For startup gates, workers and health checks.
+
+	@default the guard's `waitForReady` (`false`)
+	*/
+	readonly waitForReady?: boolean;
 };
 
 /**
@@ -73,14 +100,16 @@ export type RedisGuard<C> = {
 
 	/**
 	Quit the client (gracefully when it is connected) and resolve once it has ended. Afterwards every `ensureConnected()`
-	of every guard of this client rejects with code `CLOSED`. Calling it again returns the same promise.
+	of every guard of this client, from any copy of the package, rejects with code `CLOSED`. Calling it again returns the
+	same promise.
 	*/
 	close(): Promise<void>;
 };
 
 /**
-The smallest shape `guardedRedis` accepts at the type level; the runtime check is stricter (it recognises ioredis `Redis`
-and `Cluster` by their `status`, ioredis-mock by its `connected`).
+The smallest shape `guardedRedis` accepts at the type level; the runtime check is stricter: it recognises ioredis and
+iovalkey `Redis` and `Cluster` by their `status`, node-redis clients and clusters by `isOpen`/`isReady`, and ioredis-mock
+by its `connected`.
 
 @example
 ```
@@ -95,184 +124,17 @@ export type RedisLikeClient = {
 };
 
 const defaultTimeoutMs = 5000;
-// `setTimeout` fires after 1 ms for longer delays (with a TimeoutOverflowWarning); anything longer waits without a timer.
-const maxTimerMs = 2_147_483_647;
-
-// One state per client, shared by every guard of it: two guards must never connect the same client twice.
-type SharedState = {
-	readonly adapter: ClientAdapter;
-	readonly readyPromise: Promise<unknown>;
-	waitUntilReady: () => Promise<void>;
-	cancelAttempt: ((error: ConnectionGuardError) => void) | undefined;
-	/** The client's last error during the current attempt: the `cause` of a TIMEOUT, to tell "slow" from "failing". */
-	lastError: unknown;
-	closing: Promise<void> | undefined;
-};
-
-const states = new WeakMap<object, SharedState>();
-
-const closedError = (adapter: ClientAdapter) =>
-	new ConnectionGuardError('CLOSED', `The connection guard for Redis at ${adapter.describe()} was closed`);
-
-const describeValue = (value: unknown) => value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-
-function timeoutError(timeoutMs: unknown, name: string): Error | undefined {
-	if (timeoutMs === undefined) {
-		return undefined;
-	}
-
-	if (typeof timeoutMs !== 'number') {
-		return new TypeError(`Expected \`${name}\` to be a number, got \`${describeValue(timeoutMs)}\``);
-	}
-
-	if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
-		return new RangeError(`Expected \`${name}\` to be a non-negative number of milliseconds or \`Infinity\`, got \`${timeoutMs}\``);
-	}
-
-	return undefined;
-}
-
-function isAbortSignal(value: unknown): value is AbortSignal {
-	return typeof value === 'object' && value !== null
-		&& typeof (value as AbortSignal).aborted === 'boolean'
-		&& typeof (value as AbortSignal).addEventListener === 'function'
-		&& typeof (value as AbortSignal).removeEventListener === 'function';
-}
-
-// Each client rejects a second `connect()` with its own message; the guard only ever meets these when a connect was
-// started elsewhere in the same tick, and then waits for it. They are never shown to a caller.
-const alreadyConnecting = /already connecting\/connected|Socket already opened|already open/i;
-
-function messageOf(error: unknown): string {
-	return error instanceof Error ? error.message : String(error);
-}
-
-/*
-One connection attempt (or one wait for someone else's), shared by every waiter through `singleFlight`. It keeps one set of
-listeners on the client for its whole life and removes them when it settles. It has no deadline of its own: callers'
-deadlines end their own waits, and the attempt goes on for the others.
-*/
-function createAttempt(client: object, state: SharedState): () => Promise<void> {
-	const {adapter} = state;
-	// adapterFor() only accepts clients with on() and removeListener().
-	const emitter = client as EventEmitterLike;
-
-	return () => new Promise<void>((resolve, reject) => {
-		let settled = false;
-		let calledConnect = false;
-		// Armed once we have seen a connection attempt under way. From then on, a client that is no longer connecting and
-		// not ready means that attempt failed. The check reads the client's current phase on every event (level, not edge):
-		// ioredis emits status events a tick late, so an event may be an echo of an earlier attempt.
-		let armed = false;
-		state.lastError = undefined;
-
-		const fail = (cause: unknown) => {
-			const reason = cause ?? new Error('Connection is closed.');
-			finish(new ConnectionGuardError(
-				'CONNECT_FAILED',
-				`Could not connect to Redis at ${adapter.describe()}: ${messageOf(reason)}`,
-				{cause: reason},
-			));
-		};
-
-		const onError = (error: unknown) => {
-			state.lastError = error;
-		};
-
-		const onConnectRejected = (error: unknown) => {
-			if (alreadyConnecting.test(messageOf(error))) {
-				// Someone else's connect won the same tick: wait for it like any other.
-				step();
-			} else {
-				fail(state.lastError ?? error);
-			}
-		};
-
-		function step() {
-			if (settled) {
-				return;
-			}
-
-			const phase = adapter.phase();
-			if (phase === 'ready') {
-				finish();
-			} else if (phase === 'connecting') {
-				armed = true;
-			} else if (armed) {
-				// `idle`, `retrying` or `closing` after an attempt we saw: it ended without becoming ready.
-				fail(state.lastError);
-			} else if (phase === 'idle' && !calledConnect) {
-				calledConnect = true;
-				let connecting: unknown;
-				try {
-					connecting = adapter.connect();
-				} catch (error) {
-					onConnectRejected(error);
-					return;
-				}
-
-				armed = adapter.phase() === 'connecting';
-				Promise.resolve(connecting).then(step, onConnectRejected);
-			}
-			// Otherwise (`retrying`, `closing`): the client is at work and its events wake us.
-		}
-
-		function finish(error?: ConnectionGuardError) {
-			if (settled) {
-				return;
-			}
-
-			settled = true;
-			for (const event of adapter.statusEvents) {
-				emitter.removeListener(event, step);
-			}
-
-			emitter.removeListener('error', onError);
-			state.cancelAttempt = undefined;
-			if (error) {
-				reject(error);
-			} else {
-				resolve();
-			}
-		}
-
-		for (const event of adapter.statusEvents) {
-			emitter.on(event, step);
-		}
-
-		emitter.on('error', onError);
-		state.cancelAttempt = finish;
-		step();
-	});
-}
-
-function stateFor(client: object, adapter: ClientAdapter): SharedState {
-	let state = states.get(client);
-	if (!state) {
-		state = {
-			adapter,
-			// The hot path hands out this one promise: no allocation per call on a ready client.
-			readyPromise: Promise.resolve(client),
-			waitUntilReady: undefined as unknown as () => Promise<void>,
-			cancelAttempt: undefined,
-			lastError: undefined,
-			closing: undefined,
-		};
-		state.waitUntilReady = singleFlight(createAttempt(client, state));
-		states.set(client, state);
-	}
-
-	return state;
-}
 
 /**
 Wrap an existing Redis client so that `ensureConnected()` is race-free.
 
 Any number of concurrent callers share one `client.connect()`; a client that is already connecting (its constructor, a lazy
-first command, or ioredis' own retry) is waited for without calling `connect()`; a failure reaches every waiter of that
-attempt as one `ConnectionGuardError` and the next call starts afresh. Every guard of the same client shares one state.
+first command, or its own retry) is waited for without calling `connect()`; a failure reaches every fail-fast waiter of
+that try as one `ConnectionGuardError`, and the next call starts afresh. Every guard of the same client — from any copy of
+this package in the process — shares one state.
 
-Supports ioredis `Redis` and `Cluster` (v5, v6) and ioredis-mock, recognised by shape.
+Supports ioredis and iovalkey `Redis` and `Cluster`, node-redis `createClient` and `createCluster` (v5, v6), and
+ioredis-mock, recognised by shape.
 
 @param client - The client you already have. It is not copied or re-configured.
 @param options - Defaults for every `ensureConnected()` call of this guard.
@@ -296,113 +158,49 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 		throw new TypeError(`Expected \`client\` to be a Redis client (ioredis Redis or Cluster, node-redis client or cluster, or ioredis-mock), got \`${describeValue(client)}\``);
 	}
 
-	if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-		throw new TypeError(`Expected \`options\` to be an object, got \`${describeValue(options)}\``);
-	}
-
-	const invalidTimeout = timeoutError(options.timeoutMs, 'timeoutMs');
-	if (invalidTimeout) {
-		throw invalidTimeout;
+	const invalid = invalidOptionsObject(options) ?? invalidMilliseconds(options.timeoutMs, 'timeoutMs')
+		?? invalidBoolean(options.waitForReady, 'waitForReady');
+	if (invalid) {
+		throw invalid;
 	}
 
 	const defaultTimeout = options.timeoutMs ?? defaultTimeoutMs;
-	const state = stateFor(client, adapter);
+	const defaultWaitForReady = options.waitForReady ?? false;
+	const state = sharedStateOf(client, () => adapter);
 
 	return {
 		client,
 		get isReady() {
-			return state.closing === undefined && adapter.isReady();
+			return state.isReady();
 		},
 		ensureConnected(callOptions?: EnsureConnectedOptions): Promise<C> {
-			if (state.closing !== undefined) {
-				return Promise.reject(closedError(adapter));
-			}
-
 			// Validation is a few typeof checks and allocates nothing unless the options are bad.
 			if (callOptions !== undefined) {
-				const invalid = callOptionsError(callOptions);
-				if (invalid) {
-					return Promise.reject(invalid);
+				const invalidCall = invalidOptionsObject(callOptions) ?? invalidMilliseconds(callOptions.timeoutMs, 'timeoutMs')
+					?? invalidSignal(callOptions.signal) ?? invalidBoolean(callOptions.waitForReady, 'waitForReady');
+				if (invalidCall) {
+					return Promise.reject(invalidCall);
 				}
 			}
 
-			if (adapter.isReady()) {
+			if (state.isReady()) {
 				return state.readyPromise as Promise<C>;
 			}
 
+			const timeoutMs = callOptions?.timeoutMs ?? defaultTimeout;
+			const waitForReady = callOptions?.waitForReady ?? defaultWaitForReady;
 			const signal = callOptions?.signal;
-			if (signal?.aborted) {
-				return Promise.reject(abortedError(signal));
+			if (hasSubscribers(ensureConnectedChannel)) {
+				return ensureConnectedChannel.tracePromise(
+					() => state.wait(timeoutMs, signal, waitForReady),
+					{server: state.describe(), timeoutMs, waitForReady},
+				) as Promise<C>;
 			}
 
-			return waitFor(client, state, callOptions?.timeoutMs ?? defaultTimeout, signal);
+			return state.wait(timeoutMs, signal, waitForReady) as Promise<C>;
 		},
 		close() {
-			state.closing ??= closeClient(state, defaultTimeout);
-			return state.closing;
+			return state.close(defaultTimeout);
 		},
 	};
-}
-
-// Bad arguments are programming errors: ensureConnected() rejects with the TypeError/RangeError (it never throws).
-function callOptionsError(callOptions: unknown): Error | undefined {
-	if (callOptions === null || typeof callOptions !== 'object' || Array.isArray(callOptions)) {
-		return new TypeError(`Expected \`options\` to be an object, got \`${describeValue(callOptions)}\``);
-	}
-
-	const {timeoutMs, signal} = callOptions as Record<string, unknown>;
-	if (signal !== undefined && !isAbortSignal(signal)) {
-		return new TypeError(`Expected \`signal\` to be an AbortSignal, got \`${describeValue(signal)}\``);
-	}
-
-	return timeoutError(timeoutMs, 'timeoutMs');
-}
-
-function abortedError(signal: AbortSignal) {
-	return new ConnectionGuardError('ABORTED', 'Waiting for Redis was aborted', {cause: signal.reason});
-}
-
-// One caller's wait on the shared attempt: its own deadline and abort, cleaned up whichever way it ends.
-function waitFor<C>(client: C, state: SharedState, timeoutMs: number, signal: AbortSignal | undefined): Promise<C> {
-	const attempt = state.waitUntilReady();
-	return new Promise<C>((resolve, reject) => {
-		let timer: NodeJS.Timeout | undefined;
-
-		const cleanup = () => {
-			clearTimeout(timer);
-			signal?.removeEventListener('abort', onAbort);
-		};
-
-		function onAbort() {
-			cleanup();
-			reject(abortedError(signal!));
-		}
-
-		if (timeoutMs <= maxTimerMs) {
-			timer = setTimeout(() => {
-				cleanup();
-				const {lastError} = state;
-				reject(new ConnectionGuardError(
-					'TIMEOUT',
-					`Redis at ${state.adapter.describe()} was not ready within ${timeoutMs} ms${lastError === undefined ? '' : ` (last error: ${messageOf(lastError)})`}`,
-					lastError === undefined ? undefined : {cause: lastError},
-				));
-			}, timeoutMs);
-		}
-
-		signal?.addEventListener('abort', onAbort, {once: true});
-		attempt.then(() => {
-			cleanup();
-			resolve(client);
-		}, (error: unknown) => {
-			cleanup();
-			reject(error);
-		});
-	});
-}
-
-async function closeClient(state: SharedState, deadlineMs: number): Promise<void> {
-	state.cancelAttempt?.(closedError(state.adapter));
-	// A deadline keeps close() bounded even against a frozen server; `Infinity` still gets a finite grace period.
-	await state.adapter.close(Number.isFinite(deadlineMs) ? Math.min(deadlineMs, maxTimerMs) : defaultTimeoutMs);
 }

@@ -7,3 +7,4 @@ export {
 	type RedisLikeClient,
 } from './guarded-redis.js';
 export {ConnectionGuardError, type ConnectionGuardErrorCode} from './errors.js';
+export {channels, type ConnectTraceContext, type EnsureConnectedTraceContext} from './tracing.js';

@@ -1,4 +1,5 @@
 import pMemoize from 'p-memoize';
+import {describeValue, invalidFunction, invalidOptionsObject} from './options.js';
 
 /**
 Options for {@link singleFlight}.
@@ -56,21 +57,28 @@ export function singleFlight<A extends unknown[], T>(
 	options: SingleFlightOptions<A> = {},
 ): (...arguments_: A) => Promise<T> {
 	if (typeof fn !== 'function') {
-		throw new TypeError(`Expected \`fn\` to be a function, got \`${fn === null ? 'null' : typeof fn}\``);
+		throw new TypeError(`Expected \`fn\` to be a function, got \`${describeValue(fn)}\``);
 	}
 
-	if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-		throw new TypeError(`Expected \`options\` to be an object, got \`${options === null ? 'null' : Array.isArray(options) ? 'array' : typeof options}\``);
+	const invalid = invalidOptionsObject(options) ?? invalidFunction(options.key, 'key');
+	if (invalid) {
+		throw invalid;
 	}
 
 	const {key} = options;
-	if (key !== undefined && typeof key !== 'function') {
-		throw new TypeError(`Expected \`key\` to be a function, got \`${key === null ? 'null' : typeof key}\``);
-	}
+	// p-memoize 8 runs `fn` synchronously inside its async wrapper and removes the in-flight entry in a `finally` that runs
+	// before the entry is stored when `fn` throws synchronously: that rejection would then be handed out forever. Turning the
+	// throw into a rejected promise here makes p-memoize store the entry first and remove it once it settles, like any other.
+	const settles = function (this: unknown, ...arguments_: A): T | PromiseLike<T> {
+		try {
+			return fn.apply(this, arguments_);
+		} catch (error) {
+			return Promise.reject(error);
+		}
+	};
 
 	// `cache: false` keeps only p-memoize's map of in-flight promises: an entry lives until its promise settles.
-	// p-memoize calls `fn` inside an async function, so a synchronous throw from `fn` becomes the shared rejection.
-	const shared = pMemoize(fn as (...arguments_: A) => Promise<T>, {
+	const shared = pMemoize(settles as (...arguments_: A) => Promise<T>, {
 		cache: false,
 		cacheKey: key ? (arguments_: A) => key(...arguments_) : () => everyCall,
 	});
@@ -79,7 +87,8 @@ export function singleFlight<A extends unknown[], T>(
 		try {
 			return shared.apply(this, arguments_);
 		} catch (error) {
-			// Only a throwing `key` function lands here: keep the promise-only contract.
+			// Only a throwing `key` function lands here (p-memoize computes the key before it stores anything, so nothing is
+			// kept): keep the promise-only contract.
 			return Promise.reject(error);
 		}
 	};

@@ -90,3 +90,58 @@ export class FakeRedis extends EventEmitter {
 		return totalListeners(this);
 	}
 }
+
+/**
+A fake node-redis client (`redis` v5/v6): `isOpen`/`isReady`, one pending `connect()` that retries inside, events emitted
+synchronously as node-redis does. The test decides each try's outcome.
+*/
+export class FakeNodeRedis extends EventEmitter {
+	isOpen = false;
+	isReady = false;
+	connectCalls = 0;
+	options = {socket: {host: 'fake-node.test', port: 6380}};
+	private pending: Deferred<void> | undefined;
+
+	async connect(): Promise<void> {
+		this.connectCalls++;
+		if (this.isOpen) {
+			throw new Error('Socket already opened');
+		}
+
+		this.isOpen = true;
+		this.pending = deferred();
+		return this.pending.promise;
+	}
+
+	succeed(): void {
+		this.isReady = true;
+		this.emit('connect');
+		this.emit('ready');
+		this.pending?.resolve();
+		this.pending = undefined;
+	}
+
+	/** The try failed. With `retry` node-redis waits for its strategy's delay (call `nextTry()`); without, it gives up. */
+	failTry(error: Error, {retry = false} = {}): void {
+		if (retry) {
+			this.emit('error', error);
+			return;
+		}
+
+		// node-redis 6 order: `terminated(cause)` before `error(cause)`, then connect() rejects.
+		this.isOpen = false;
+		this.emit('terminated', error);
+		this.emit('error', error);
+		this.pending?.reject(error);
+		this.pending = undefined;
+	}
+
+	/** The strategy's delay passed: the next try starts. */
+	nextTry(): void {
+		this.emit('reconnecting');
+	}
+
+	totalListeners(): number {
+		return totalListeners(this);
+	}
+}

@@ -21,6 +21,8 @@ const throwing: Case[] = [
 	['guardedRedis(client, {timeoutMs: -1})', client => guardedRedis(client, {timeoutMs: -1}), RangeError, /`timeoutMs`/],
 	['guardedRedis(client, {timeoutMs: NaN})', client => guardedRedis(client, {timeoutMs: Number.NaN}), RangeError, /`timeoutMs`/],
 	['guardedRedis(client, {timeoutMs: "5s"})', client => guardedRedis(client, {timeoutMs: '5s' as never}), TypeError, /`timeoutMs`/],
+	['guardedRedis(client, {waitForReady: "yes"})', client => guardedRedis(client, {waitForReady: 'yes' as never}), TypeError, /`waitForReady`/],
+	['guardedRedis(client, {waitForReady: 1})', client => guardedRedis(client, {waitForReady: 1 as never}), TypeError, /`waitForReady`/],
 ];
 
 const rejecting: Case[] = [
@@ -30,6 +32,8 @@ const rejecting: Case[] = [
 	['ensureConnected({timeoutMs: NaN})', async client => guardedRedis(client).ensureConnected({timeoutMs: Number.NaN}), RangeError, /`timeoutMs`/],
 	['ensureConnected({timeoutMs: "1000"})', async client => guardedRedis(client).ensureConnected({timeoutMs: '1000' as never}), TypeError, /`timeoutMs`/],
 	['ensureConnected({signal: {}})', async client => guardedRedis(client).ensureConnected({signal: {} as never}), TypeError, /`signal`/],
+	['ensureConnected({waitForReady: "true"})', async client => guardedRedis(client).ensureConnected({waitForReady: 'true' as never}), TypeError, /`waitForReady`/],
+	['ensureConnected({waitForReady: null})', async client => guardedRedis(client).ensureConnected({waitForReady: null as never}), TypeError, /`waitForReady`/],
 	['ensureConnected({signal: true})', async client => guardedRedis(client).ensureConnected({signal: true as never}), TypeError, /`signal`/],
 ];
 

@@ -4,6 +4,12 @@ import {ConnectionGuardError, guardedRedis} from '../../src/index.js';
 import {flush, settledState} from '../helpers/deferred.js';
 import {FakeRedis} from '../helpers/fake-client.js';
 
+async function rejection(promise: Promise<unknown>): Promise<ConnectionGuardError> {
+	const error = await promise.then(() => undefined, (error_: unknown) => error_);
+	expect(error).toBeInstanceOf(ConnectionGuardError);
+	return error as ConnectionGuardError;
+}
+
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), {code: 'ECONNREFUSED'});
 
 describe('guardedRedis(client).ensureConnected() on a fake ioredis client', () => {
@@ -50,7 +56,7 @@ describe('guardedRedis(client).ensureConnected() on a fake ioredis client', () =
 		await expect(Promise.all([pa, pb])).resolves.toEqual([client, client]);
 	});
 
-	test.each(['connecting', 'connect', 'reconnecting'])('%s: waits for ready without calling connect()', async status => {
+	test.each(['connecting', 'connect'])('%s: waits for the try under way without calling connect()', async status => {
 		const client = new FakeRedis();
 		client.status = status;
 		const guard = guardedRedis(client);
@@ -61,6 +67,29 @@ describe('guardedRedis(client).ensureConnected() on a fake ioredis client', () =
 		expect(client.connectCalls).toBe(0);
 
 		client.setStatus('ready');
+		await expect(pending).resolves.toBe(client);
+		expect(client.connectCalls).toBe(0);
+	});
+
+	test('reconnecting (between the client\'s own tries): fails fast with CONNECT_FAILED at once, never calls connect()', async () => {
+		const client = new FakeRedis();
+		client.status = 'reconnecting';
+		const error = await rejection(guardedRedis(client).ensureConnected());
+		expect(error.code).toBe('CONNECT_FAILED');
+		// The guard was not watching when the try failed: the cause says the connection closed.
+		expect((error.cause as Error).message).toBe('Connection is closed.');
+		expect(client.connectCalls).toBe(0);
+	});
+
+	test('reconnecting with waitForReady: waits for the client\'s next try, never calls connect()', async () => {
+		const client = new FakeRedis();
+		client.status = 'reconnecting';
+		const pending = guardedRedis(client).ensureConnected({waitForReady: true});
+		await flush();
+		expect(await settledState(pending)).toBe('pending');
+		client.retry();
+		await flush();
+		client.succeed();
 		await expect(pending).resolves.toBe(client);
 		expect(client.connectCalls).toBe(0);
 	});
@@ -116,24 +145,24 @@ describe('guardedRedis(client).ensureConnected() on a fake ioredis client', () =
 		await expect(second).resolves.toBe(client);
 	});
 
-	test('a failed attempt while ioredis retries by itself: waiters fail fast, the next call waits for the retry', async () => {
+	test('a failed try while ioredis retries by itself: waiters fail fast with its error, and so does every call until the next try', async () => {
 		const client = new FakeRedis();
 		const guard = guardedRedis(client);
 
 		const first = guard.ensureConnected();
-		client.fail(refused(), {retry: true});
-		await expect(first).rejects.toMatchObject({code: 'CONNECT_FAILED'});
+		const cause = refused();
+		client.fail(cause, {retry: true});
+		const failed = await rejection(first);
+		expect(failed).toMatchObject({code: 'CONNECT_FAILED', cause});
 		expect(client.status).toBe('reconnecting');
 
-		const second = guard.ensureConnected();
-		client.retry();
-		await flush();
-		client.fail(refused(), {retry: true});
-		await expect(second).rejects.toMatchObject({code: 'CONNECT_FAILED'});
+		// Between tries: at once, with the same failure (the client's real error), no connect().
+		await expect(guard.ensureConnected()).rejects.toBe(failed);
 
-		const third = guard.ensureConnected();
+		// A try under way is waited for.
 		client.retry();
 		await flush();
+		const third = guard.ensureConnected();
 		client.succeed();
 		await expect(third).resolves.toBe(client);
 		// The guard never called connect() while ioredis was retrying.
@@ -242,10 +271,10 @@ describe('guardedRedis(client).ensureConnected() on a fake ioredis client', () =
 			await expect(byDefault).rejects.toMatchObject({code: 'TIMEOUT'});
 		});
 
-		test('a TIMEOUT carries the client\'s last error of the attempt as cause, and names it', async () => {
+		test('a TIMEOUT carries the client\'s last error as cause, and names it', async () => {
 			const client = new FakeRedis();
 			client.status = 'reconnecting';
-			const pending = guardedRedis(client).ensureConnected({timeoutMs: 100});
+			const pending = guardedRedis(client).ensureConnected({timeoutMs: 100, waitForReady: true});
 			const cause = refused();
 			client.emit('error', cause);
 			jest.advanceTimersByTime(100);

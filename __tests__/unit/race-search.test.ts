@@ -1,5 +1,5 @@
 /*
-Race search: fast-check's scheduler plays random interleavings of callers (with deadlines and aborts), connect outcomes
+Race search: fast-check's scheduler plays random interleavings of callers (with deadlines, aborts and either mode), connect outcomes
 (success, failure, hang), the client's own status changes (a connect started elsewhere, a dropped connection) and the
 passing of time, against a model of ioredis' status machine. The same property runs against the "connecting promise"
 snippet as a documented counterexample: it must fail there, which shows the property can fail.
@@ -76,7 +76,7 @@ class ModelClient extends EventEmitter {
 	}
 }
 
-type EnsureConnected = (options: {timeoutMs: number; signal: AbortSignal}) => Promise<unknown>;
+type EnsureConnected = (options: {timeoutMs: number; signal: AbortSignal; waitForReady: boolean}) => Promise<unknown>;
 
 /** The widely suggested fix, exactly as the demo spells it out, driving the model client. */
 function seedFix(client: ModelClient): EnsureConnected {
@@ -90,19 +90,21 @@ const guarded = (client: ModelClient): EnsureConnected => {
 };
 
 type Action =
-	| {kind: 'call'; timeoutMs: number; abort: boolean}
+	| {kind: 'call'; timeoutMs: number; abort: boolean; waitForReady: boolean}
 	| {kind: 'tick'; ms: number}
 	| {kind: 'external-connect'}
 	| {kind: 'drop'};
 
 const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
-	{weight: 6, arbitrary: fc.record({kind: fc.constant('call' as const), timeoutMs: fc.integer({min: 1, max: 60}), abort: fc.boolean()})},
+	{weight: 6, arbitrary: fc.record({
+		kind: fc.constant('call' as const), timeoutMs: fc.integer({min: 1, max: 60}), abort: fc.boolean(), waitForReady: fc.boolean(),
+	})},
 	{weight: 2, arbitrary: fc.record({kind: fc.constant('tick' as const), ms: fc.integer({min: 1, max: 30})})},
 	{weight: 1, arbitrary: fc.record({kind: fc.constant('external-connect' as const)})},
 	{weight: 1, arbitrary: fc.record({kind: fc.constant('drop' as const)})},
 );
 
-type Caller = {startedAt: number; deadline: number; aborted: boolean; settledAt?: number; error?: unknown; value?: unknown};
+type Caller = {startedAt: number; deadline: number; aborted: boolean; waitForReady: boolean; settledAt?: number; error?: unknown; value?: unknown};
 
 async function drain() {
 	for (let index = 0; index < 10; index++) {
@@ -132,9 +134,11 @@ function raceProperty(implementation: (client: ModelClient) => EnsureConnected) 
 					switch (action.kind) {
 						case 'call': {
 							const controller = new AbortController();
-							const caller: Caller = {startedAt: Date.now(), deadline: Date.now() + action.timeoutMs, aborted: false};
+							const caller: Caller = {
+								startedAt: Date.now(), deadline: Date.now() + action.timeoutMs, aborted: false, waitForReady: action.waitForReady,
+							};
 							callers.push(caller);
-							ensureConnected({timeoutMs: action.timeoutMs, signal: controller.signal}).then(value => {
+							ensureConnected({timeoutMs: action.timeoutMs, signal: controller.signal, waitForReady: action.waitForReady}).then(value => {
 								caller.value = value;
 								caller.settledAt = Date.now();
 							}, (error: unknown) => {
@@ -197,6 +201,8 @@ function raceProperty(implementation: (client: ModelClient) => EnsureConnected) 
 					const {code} = caller.error as ConnectionGuardError;
 					expect(['TIMEOUT', 'ABORTED', 'CONNECT_FAILED']).toContain(code);
 					if (code === 'CONNECT_FAILED') {
+						// Only a fail-fast caller is told of a failure; a wait-for-ready caller waits through it.
+						expect(caller.waitForReady).toBe(false);
 						expect(client.failures).toBeGreaterThan(0);
 					}
 
@@ -216,7 +222,7 @@ function raceProperty(implementation: (client: ModelClient) => EnsureConnected) 
 			if (client.status === 'end' || client.status === 'wait') {
 				client.outcomes.length = 0; // The server is healthy again: the next connect() succeeds.
 				const callsBefore = client.connectCalls;
-				const next = ensureConnected({timeoutMs: 1000, signal: new AbortController().signal});
+				const next = ensureConnected({timeoutMs: 1000, signal: new AbortController().signal, waitForReady: false});
 				await scheduler.waitAll();
 				await drain();
 				await expect(next).resolves.toBe(client);

@@ -55,6 +55,41 @@ describe('singleFlight', () => {
 		await expect(p1).rejects.toBe(error);
 	});
 
+	test('a synchronous throw is forgotten once settled: the next call runs `fn` again (p-memoize 8 alone keeps it)', async () => {
+		let calls = 0;
+		const shared = singleFlight(() => {
+			calls++;
+			if (calls === 1) {
+				throw new Error('first call fails synchronously');
+			}
+
+			return 'second';
+		});
+
+		const first = shared();
+		await expect(first).rejects.toThrow('first call fails synchronously');
+		const second = shared();
+		expect(second).not.toBe(first);
+		await expect(second).resolves.toBe('second');
+		expect(calls).toBe(2);
+	});
+
+	test('a synchronous throw under a `key` is forgotten for that key too', async () => {
+		const calls = new Map<string, number>();
+		const shared = singleFlight((id: string) => {
+			calls.set(id, (calls.get(id) ?? 0) + 1);
+			if (calls.get(id) === 1) {
+				throw new Error(`first ${id}`);
+			}
+
+			return id;
+		}, {key: id => id});
+
+		await expect(shared('a')).rejects.toThrow('first a');
+		await expect(shared('a')).resolves.toBe('a');
+		expect(calls.get('a')).toBe(2);
+	});
+
 	test('plain (non-promise) return values work', async () => {
 		const shared = singleFlight((a: number, b: number) => a + b);
 		await expect(shared(2, 3)).resolves.toBe(5);
@@ -108,6 +143,24 @@ describe('singleFlight', () => {
 			},
 		});
 		await expect(shared()).rejects.toThrow('bad key');
+	});
+
+	test('a `key` that throws once keeps nothing: the next call runs `fn`', async () => {
+		let keyCalls = 0;
+		const fn = jest.fn(async () => 'value');
+		const shared = singleFlight(fn, {
+			key() {
+				keyCalls++;
+				if (keyCalls === 1) {
+					throw new Error('bad key');
+				}
+
+				return 'k';
+			},
+		});
+		await expect(shared()).rejects.toThrow('bad key');
+		await expect(shared()).resolves.toBe('value');
+		expect(fn).toHaveBeenCalledTimes(1);
 	});
 
 	test.each([

@@ -1,0 +1,59 @@
+/*
+Argument checks shared by every export. Bad arguments are programming errors: a TypeError or RangeError that names the
+argument in backticks, as sindresorhus's packages do. Each check allocates nothing unless the argument is bad, because
+`ensureConnected()` runs them on its hot path.
+*/
+
+export const describeValue = (value: unknown): string =>
+	value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+
+/** A TypeError when `value` is not a plain options object (`undefined` is fine: no options). */
+export function invalidOptionsObject(value: unknown, name = 'options'): TypeError | undefined {
+	if (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))) {
+		return undefined;
+	}
+
+	return new TypeError(`Expected \`${name}\` to be an object, got \`${describeValue(value)}\``);
+}
+
+/** A TypeError/RangeError when `value` is neither `undefined` nor a non-negative number of milliseconds (or `Infinity`). */
+export function invalidMilliseconds(value: unknown, name: string): TypeError | RangeError | undefined {
+	if (value === undefined) {
+		return undefined;
+	}
+
+	if (typeof value !== 'number') {
+		return new TypeError(`Expected \`${name}\` to be a number, got \`${describeValue(value)}\``);
+	}
+
+	if (Number.isNaN(value) || value < 0) {
+		return new RangeError(`Expected \`${name}\` to be a non-negative number of milliseconds or \`Infinity\`, got \`${value}\``);
+	}
+
+	return undefined;
+}
+
+export function invalidBoolean(value: unknown, name: string): TypeError | undefined {
+	return value === undefined || typeof value === 'boolean'
+		? undefined
+		: new TypeError(`Expected \`${name}\` to be a boolean, got \`${describeValue(value)}\``);
+}
+
+export function invalidFunction(value: unknown, name: string): TypeError | undefined {
+	return value === undefined || typeof value === 'function'
+		? undefined
+		: new TypeError(`Expected \`${name}\` to be a function, got \`${describeValue(value)}\``);
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+	return typeof value === 'object' && value !== null
+		&& typeof (value as AbortSignal).aborted === 'boolean'
+		&& typeof (value as AbortSignal).addEventListener === 'function'
+		&& typeof (value as AbortSignal).removeEventListener === 'function';
+}
+
+export function invalidSignal(value: unknown, name = 'signal'): TypeError | undefined {
+	return value === undefined || isAbortSignal(value)
+		? undefined
+		: new TypeError(`Expected \`${name}\` to be an AbortSignal, got \`${describeValue(value)}\``);
+}

@@ -1,0 +1,99 @@
+import {tracingChannel} from 'node:diagnostics_channel';
+import type {ConnectionGuardError} from './errors.js';
+
+/**
+The context of a `connection-guard:connect` trace: one per **shared attempt**, the try of the client that every concurrent
+waiter joins. Published on the TracingChannel's `start` and `end` when the attempt begins, then `asyncStart`/`asyncEnd`
+when the client is ready, or `error` (then `asyncStart`/`asyncEnd`) with a `CONNECT_FAILED` or `CLOSED` error. A caller's
+own timeout or abort does not end it. Field names are part of the public API (semver).
+
+@example
+```
+import {tracingChannel} from 'node:diagnostics_channel';
+import type {ConnectTraceContext} from 'connection-guard';
+
+tracingChannel<unknown, ConnectTraceContext>('connection-guard:connect').subscribe({
+	start() {},
+	end() {},
+	asyncStart() {},
+	asyncEnd(context) {
+		console.log(`${context.server}: ready after a try joined by ${context.waiters} callers`);
+	},
+	error(context) {
+		console.warn(`${context.server}: ${context.error.message}`);
+	},
+});
+```
+*/
+export type ConnectTraceContext = {
+	/** The server(s) the client talks to, as error messages name them. */
+	readonly server: string;
+	/** `true` when the guard called `connect()` for this attempt; `false` when it joined a try the client made itself. */
+	readonly calledConnect: boolean;
+	/** How many `ensureConnected()` calls joined this attempt; final when the trace ends. */
+	waiters: number;
+	/** Set before `error` is published. */
+	error?: ConnectionGuardError;
+};
+
+/**
+The context of a `connection-guard:ensureConnected` trace: one per call that is **not** answered by the ready fast path
+(the fast path publishes nothing). Published with `TracingChannel#tracePromise`: `start`, `end`, then `asyncStart`/`asyncEnd`,
+with `error` first when the call rejects (`TIMEOUT`, `ABORTED`, `CONNECT_FAILED` or `CLOSED`). Field names are part of the
+public API (semver).
+
+@example
+```
+import {tracingChannel} from 'node:diagnostics_channel';
+import type {EnsureConnectedTraceContext} from 'connection-guard';
+
+const timedOut = new Set<EnsureConnectedTraceContext>();
+tracingChannel<unknown, EnsureConnectedTraceContext>('connection-guard:ensureConnected').subscribe({
+	start() {},
+	end() {},
+	asyncStart() {},
+	asyncEnd() {},
+	error(context) {
+		if (context.error.code === 'TIMEOUT') {
+			timedOut.add(context);
+		}
+	},
+});
+```
+*/
+export type EnsureConnectedTraceContext = {
+	/** The server(s) the client talks to, as error messages name them. */
+	readonly server: string;
+	/** This call's deadline in milliseconds (`Infinity` for none). */
+	readonly timeoutMs: number;
+	/** This call's mode. */
+	readonly waitForReady: boolean;
+	/** Set before `error` is published. */
+	error?: ConnectionGuardError;
+};
+
+/**
+The names of the TracingChannels this package publishes on (`node:diagnostics_channel`). Stable across releases.
+
+@example
+```
+import {tracingChannel} from 'node:diagnostics_channel';
+import {channels} from 'connection-guard';
+
+const connect = tracingChannel(channels.connect);
+console.log(connect.hasSubscribers);
+```
+*/
+export const channels = {
+	connect: 'connection-guard:connect',
+	ensureConnected: 'connection-guard:ensureConnected',
+} as const;
+
+// Channels are global by name, so every copy of the package publishes to the same subscribers.
+export const connectChannel = tracingChannel<unknown, ConnectTraceContext>(channels.connect);
+export const ensureConnectedChannel = tracingChannel<unknown, EnsureConnectedTraceContext>(channels.ensureConnected);
+
+/** `TracingChannel#hasSubscribers` (Node 20.13+; missing from @types/node 20's typings). */
+export function hasSubscribers(channel: object): boolean {
+	return (channel as {hasSubscribers?: boolean}).hasSubscribers === true;
+}
