@@ -174,6 +174,13 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 				return 'idle';
 			}
 
+			case 'close': {
+				// Transient for a `Redis` (the same tick becomes `reconnecting` or `end`). A Cluster whose nodes all went away
+				// after `end` sets `close` once more from its pool's `drain` and stays there (ioredis 5.11, 6.0): nothing is
+				// running then, and connect() is accepted.
+				return client.isCluster === true ? 'idle' : 'closing';
+			}
+
 			case 'connecting':
 			case 'connect': {
 				return 'connecting';
@@ -184,7 +191,7 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 			}
 
 			default: {
-				// `close` (same tick becomes `reconnecting` or `end`), Cluster's `disconnecting`, or a status we don't know.
+				// Cluster's `disconnecting`, or a status we don't know.
 				return 'closing';
 			}
 		}
@@ -279,6 +286,8 @@ function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 		return node?.socket?.path ?? hostOf({host: node?.socket?.host, port: node?.socket?.port});
 	};
 
+	// A cluster does not retry its discovery inside connect(): an `error` there is followed by connect() rejecting.
+	const retriesInsideConnect = !Array.isArray(client._options?.rootNodes);
 	let betweenTries = false;
 	const ready = () => client.isOpen && client.isReady;
 	return {
@@ -300,7 +309,7 @@ function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 			};
 
 			const onErrorEvent = (error: unknown) => {
-				betweenTries = client.isOpen && !client.isReady;
+				betweenTries = retriesInsideConnect && client.isOpen && !client.isReady;
 				onError(error);
 				onChange();
 			};

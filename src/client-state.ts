@@ -40,8 +40,12 @@ type Waiter = {
 /** One try of the client that the waiters present share: started by the guard's `connect()`, or the client's own. */
 type Attempt = {
 	readonly calledConnect: boolean;
-	/** The guard's `connect()` of this attempt has not settled yet. */
-	connectPending: boolean;
+	/**
+	The guard called `connect()` and the client shows no sign of it yet (still idle, the promise unsettled). Some clients
+	leave their phase alone until the promise settles; others never settle it after a late failure (an ioredis Cluster
+	that closes after its `connect` status), so once the phase has moved, the phase decides.
+	*/
+	awaitingConnect: boolean;
 	/** The client's error during this try, when it reported one. */
 	error: unknown;
 	/** The trace's context, when the connect channel had subscribers as the attempt started. */
@@ -74,6 +78,8 @@ class ClientState implements SharedClientState {
 	readonly #waiters = new Set<Waiter>();
 	#unsubscribe: (() => void) | undefined;
 	#retryTimer: NodeJS.Timeout | undefined;
+	/** A try failed while wait-for-ready callers waited: once the client is idle, the guard retries after `#retryDelayMs`. */
+	#backoffDue = false;
 	#retryDelayMs = firstRetryDelayMs;
 
 	constructor(readonly client: unknown, readonly adapter: ClientAdapter) {
@@ -193,7 +199,9 @@ class ClientState implements SharedClientState {
 			// A try is under way, the guard's or the client's own: everyone waits for it.
 			this.#failure = undefined;
 			this.#clearRetry();
-			if (!this.#attempt && this.#waiters.size > 0) {
+			if (this.#attempt) {
+				this.#attempt.awaitingConnect = false;
+			} else if (this.#waiters.size > 0) {
 				this.#startAttempt(false);
 			}
 
@@ -201,21 +209,25 @@ class ClientState implements SharedClientState {
 		}
 
 		const attempt = this.#attempt;
-		if (attempt && !(phase === 'idle' && attempt.connectPending)) {
+		if (attempt && !(phase === 'idle' && attempt.awaitingConnect)) {
 			// The try ended without becoming ready (or is between tries, for a client that retries by itself).
 			this.#failure = connectFailedError(this.describe(), attempt.error ?? this.#lastError ?? connectionClosed());
 			this.#endAttempt(this.#failure);
 			this.#rejectFailFast(this.#failure);
-			if (phase === 'idle' && this.#waitsForReady()) {
-				// The client will not retry by itself: the guard does, one try at a time for all waiters, with a backoff.
-				this.#retryTimer = setTimeout(this.#retry, this.#retryDelayMs);
-				this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, maxRetryDelayMs);
-			}
+			// Should the client not retry by itself (it ends up idle), the guard's next try waits for the backoff.
+			this.#backoffDue = this.#waitsForReady();
 		}
 
 		if (this.#attempt) {
 			// Our connect() was called and has not answered yet; the client's phase has not caught up.
 			return;
+		}
+
+		if (phase === 'idle' && this.#backoffDue && this.#waiters.size > 0) {
+			// The client will not retry by itself: the guard does, one try at a time for all waiters, with a backoff.
+			this.#backoffDue = false;
+			this.#retryTimer = setTimeout(this.#retry, this.#retryDelayMs);
+			this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, maxRetryDelayMs);
 		}
 
 		if (phase === 'retrying' || (phase === 'idle' && this.#retryTimer !== undefined)) {
@@ -247,6 +259,7 @@ class ClientState implements SharedClientState {
 			return;
 		}
 
+		attempt.awaitingConnect = this.adapter.phase() === 'idle';
 		Promise.resolve(connecting).then(() => {
 			this.#onConnectSettled(attempt);
 		}, (error: unknown) => {
@@ -255,7 +268,7 @@ class ClientState implements SharedClientState {
 	}
 
 	#onConnectSettled(attempt: Attempt, error?: unknown) {
-		attempt.connectPending = false;
+		attempt.awaitingConnect = false;
 		if (error !== undefined && !alreadyConnecting.test(messageOf(error))) {
 			// A client's own error event, when it had one, says more than the rejection ("Connection is closed.").
 			attempt.error ??= error;
@@ -269,7 +282,7 @@ class ClientState implements SharedClientState {
 		const trace = hasSubscribers(connectChannel)
 			? {server: this.describe(), calledConnect, waiters: this.#waiters.size}
 			: undefined;
-		const attempt: Attempt = {calledConnect, connectPending: calledConnect, error: undefined, trace};
+		const attempt: Attempt = {calledConnect, awaitingConnect: calledConnect, error: undefined, trace};
 		this.#attempt = attempt;
 		if (trace) {
 			connectChannel.start.publish(trace);
@@ -314,10 +327,11 @@ class ClientState implements SharedClientState {
 	#clearRetry() {
 		clearTimeout(this.#retryTimer);
 		this.#retryTimer = undefined;
+		this.#backoffDue = false;
 	}
 
 	#onWaiterLeft() {
-		if (this.#retryTimer !== undefined && !this.#waitsForReady()) {
+		if ((this.#retryTimer !== undefined || this.#backoffDue) && !this.#waitsForReady()) {
 			// The guard retries only for someone: the last wait-for-ready caller is gone.
 			this.#clearRetry();
 			this.#retryDelayMs = firstRetryDelayMs;

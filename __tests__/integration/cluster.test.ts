@@ -13,6 +13,7 @@ function clusterTarget(name: string, ClusterClass: new (nodes: unknown[], option
 	return {
 		...ioredisBehaviour,
 		name,
+		refusedCause: /Failed to refresh slots cache/,
 		async start() {
 			cluster = await RedisCluster.start(3);
 			refusedPort = await freePort();

@@ -1,9 +1,12 @@
 /*
-The guard's contract on real servers, written once and run against every client implementation (ioredis 5 and 6 `Redis`,
-ioredis `Cluster` on a real 3-master cluster). Each target says how to make a client and how to break its server(s).
+The guard's contract on real servers, written once and run against every client implementation (ioredis 5 and 6 `Redis`
+and `Cluster`, node-redis 5 and 6 clients, node-redis 6 clusters) in both modes: fail fast (the default) and
+`waitForReady`. Each target says how to make a client and how to break its server(s).
 */
-import {ConnectionGuardError, guardedRedis, type RedisGuard} from '../../src/index.js';
+import {setImmediate as nextMacrotask} from 'node:timers/promises';
+import {type ConnectionGuardError, guardedRedis, type RedisGuard} from '../../src/index.js';
 import {totalListeners} from '../helpers/listeners.js';
+import {rejection} from '../helpers/rejection.js';
 
 export type ClientOptions = {
 	/** Lazy (default) or connecting from the constructor. */
@@ -19,6 +22,7 @@ export type GuardClient = {
 	set(key: string, value: string): Promise<unknown>;
 	get(key: string): Promise<string | null>;
 	on(event: string, listener: (...arguments_: any[]) => void): unknown;
+	once(event: string, listener: (...arguments_: any[]) => void): unknown;
 	listenerCount(event: string | symbol): number;
 	eventNames(): Array<string | symbol>;
 };
@@ -50,18 +54,26 @@ export type Target = {
 	*/
 	retriesByItself: boolean;
 	/**
-	What a waiter gets while the client retries by itself: ioredis reports each failed try (CONNECT_FAILED); node-redis
-	retries inside one pending connect(), so waiters reach their deadline (TIMEOUT, with the last error as cause).
+	What the cause of a refused connection says. ECONNREFUSED, except for ioredis Cluster, which swallows its nodes' socket
+	errors and reports "Failed to refresh slots cache." (measured on ioredis 5.11 and 6.0).
 	*/
-	whileRetrying: 'CONNECT_FAILED' | 'TIMEOUT';
+	refusedCause?: RegExp;
 };
+
+export const modes = [
+	{name: 'fail fast', waitForReady: false},
+	{name: 'waitForReady', waitForReady: true},
+] as const;
+
+/** How late past its deadline a call may settle on a busy 2-core machine. */
+const lateness = 300;
 
 /** Counts the `connect()` calls the guard makes (ioredis' own retry timer calls `connect()` on the instance too). */
 function spyOnGuardConnects(client: GuardClient): {readonly count: number} {
 	const original = client.connect.bind(client);
 	const calls = {count: 0};
 	client.connect = async () => {
-		if (new Error('probe').stack!.includes('client-adapter')) {
+		if (new Error('probe').stack!.includes('client-state')) {
 			calls.count++;
 		}
 
@@ -71,19 +83,18 @@ function spyOnGuardConnects(client: GuardClient): {readonly count: number} {
 	return calls;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<ConnectionGuardError> {
-	try {
-		await promise;
-	} catch (error) {
-		expect(error).toBeInstanceOf(ConnectionGuardError);
-		return error as ConnectionGuardError;
-	}
-
-	throw new Error('Expected the promise to reject');
+/** Settles like `promise`, with how long it took. */
+async function timed<T>(promise: Promise<T>): Promise<{ms: number; value?: T; error?: ConnectionGuardError}> {
+	const started = performance.now();
+	return promise.then(
+		value => ({ms: performance.now() - started, value}),
+		(error: unknown) => ({ms: performance.now() - started, error: error as ConnectionGuardError}),
+	);
 }
 
 export function guardContract(target: Target): void {
 	describe(`guardedRedis contract: ${target.name}`, () => {
+		const refusedCause = target.refusedCause ?? /ECONNREFUSED/;
 		const clients: GuardClient[] = [];
 		const make = (options?: ClientOptions) => {
 			const client = target.client(options);
@@ -93,7 +104,9 @@ export function guardContract(target: Target): void {
 			return client;
 		};
 
-		const guardOf = (client: GuardClient, timeoutMs = 10_000): RedisGuard<GuardClient> => guardedRedis(client, {timeoutMs});
+		const ready = async (client: GuardClient) => new Promise(resolve => {
+			client.once('ready', resolve);
+		});
 
 		beforeAll(async () => {
 			await target.start();
@@ -109,24 +122,265 @@ export function guardContract(target: Target): void {
 			await target.stop();
 		});
 
-		test('a herd of 1,000 callers on a lazy client makes one connect(); all get the client; commands work', async () => {
-			const client = make();
-			const connect = jest.spyOn(client, 'connect');
-			const guard = guardOf(client);
+		describe.each(modes)('$name', ({waitForReady}) => {
+			const guardOf = (client: GuardClient, timeoutMs = 10_000): RedisGuard<GuardClient> =>
+				guardedRedis(client, {timeoutMs, waitForReady});
 
-			const results = await Promise.all(Array.from({length: 1000}, async () => guard.ensureConnected()));
-			expect(connect).toHaveBeenCalledTimes(1);
-			expect(results.every(result => result === client)).toBe(true);
-			expect(guard.isReady).toBe(true);
-			await client.set('contract:herd', 'ok');
-			await expect(client.get('contract:herd')).resolves.toBe('ok');
+			test('a herd of 1,000 callers on a lazy client makes one connect(); all get the client; commands work', async () => {
+				const client = make();
+				const connect = jest.spyOn(client, 'connect');
+				const guard = guardOf(client);
+
+				const results = await Promise.all(Array.from({length: 1000}, async () => guard.ensureConnected()));
+				expect(connect).toHaveBeenCalledTimes(1);
+				expect(results.every(result => result === client)).toBe(true);
+				expect(guard.isReady).toBe(true);
+				await client.set('contract:herd', 'ok');
+				await expect(client.get('contract:herd')).resolves.toBe('ok');
+			});
+
+			test('a frozen server (SIGSTOP) gives TIMEOUT by the deadline; after SIGCONT the same attempt succeeds', async () => {
+				target.freeze();
+				let thawed = false;
+				try {
+					const client = make();
+					const connect = jest.spyOn(client, 'connect');
+					const guard = guardOf(client);
+					const {ms, error} = await timed(guard.ensureConnected({timeoutMs: 300}));
+					expect(error?.code).toBe('TIMEOUT');
+					expect(error?.message).toContain('300 ms');
+					expect(ms).toBeGreaterThanOrEqual(300 - 5);
+					expect(ms).toBeLessThanOrEqual(300 + lateness);
+
+					const waiting = guard.ensureConnected({timeoutMs: 20_000});
+					target.thaw();
+					thawed = true;
+					await expect(waiting).resolves.toBe(client);
+					expect(connect).toHaveBeenCalledTimes(1);
+				} finally {
+					if (!thawed) {
+						target.thaw();
+					}
+				}
+			});
+
+			test('kill -9 and restart under a request loop: every call is answered by its deadline, then the client is used again', async () => {
+				const client = make({retry: true});
+				const guard = guardOf(client, 500);
+				await guard.ensureConnected();
+				const outcomes: Array<{ms: number; code: string}> = [];
+				let stop = false;
+				// A request loop: each request waits for the guard, then yields (as real I/O would).
+				const loop = (async () => {
+					while (!stop && outcomes.length < 5000) {
+						// eslint-disable-next-line no-await-in-loop
+						const {ms, error} = await timed(guard.ensureConnected());
+						outcomes.push({ms, code: error?.code ?? 'ready'});
+						if (error && error.code !== 'TIMEOUT') {
+							expect(error.cause).toHaveProperty('message');
+						}
+
+						// eslint-disable-next-line no-await-in-loop
+						await nextMacrotask();
+					}
+				})();
+
+				await target.kill();
+				try {
+					// A single client drops to reconnecting; a Cluster client may still say `ready` while its nodes retry.
+					// Let the loop meet the outage for a while.
+					await new Promise(resolve => {
+						setTimeout(resolve, 1200);
+					});
+				} finally {
+					await target.restart();
+				}
+
+				await expect(guard.ensureConnected({waitForReady: true, timeoutMs: 20_000})).resolves.toBe(client);
+				stop = true;
+				await loop;
+
+				expect(outcomes.length).toBeGreaterThan(0);
+				for (const {ms, code} of outcomes) {
+					expect(ms).toBeLessThanOrEqual(500 + lateness);
+					// A wait-for-ready caller is never told of a single failed try.
+					expect(waitForReady ? ['ready', 'TIMEOUT'] : ['ready', 'CONNECT_FAILED', 'TIMEOUT']).toContain(code);
+				}
+
+				let worked = false;
+				for (let tries = 0; tries < 50 && !worked; tries++) {
+					// A Cluster client may need a moment to route to every restarted node.
+					// eslint-disable-next-line no-await-in-loop
+					worked = await guard.ensureConnected({waitForReady: true, timeoutMs: 5000})
+						.then(async () => client.set('contract:after-restart', '1'))
+						.then(() => true, () => false);
+				}
+
+				expect(worked).toBe(true);
+			});
+		});
+
+		describe('fail fast (the default)', () => {
+			const guardOf = (client: GuardClient, timeoutMs = 10_000) => guardedRedis(client, {timeoutMs});
+
+			test('a refused port without client retries: every waiter gets one CONNECT_FAILED naming host:port and ECONNREFUSED; the next call tries again', async () => {
+				const client = make({refused: true, retry: false});
+				const connect = jest.spyOn(client, 'connect');
+				const guard = guardOf(client);
+
+				const errors = await Promise.all(Array.from({length: 20}, async () => rejection(guard.ensureConnected())));
+				expect(errors[0]!.code).toBe('CONNECT_FAILED');
+				expect(errors[0]!.message).toContain(target.address({refused: true}));
+				expect(errors[0]!.message).toMatch(refusedCause);
+				expect((errors[0]!.cause as Error).message).toMatch(refusedCause);
+				expect(new Set(errors).size).toBe(1);
+				expect(connect).toHaveBeenCalledTimes(1);
+
+				await rejection(guard.ensureConnected());
+				expect(connect).toHaveBeenCalledTimes(2);
+			});
+
+			test('a refused port with client retries: CONNECT_FAILED long before the deadline, with ECONNREFUSED; between tries at once', async () => {
+				const client = make({refused: true, retry: true});
+				const guardConnects = spyOnGuardConnects(client);
+				const guard = guardOf(client, 3000);
+
+				const first = await timed(guard.ensureConnected());
+				expect(first.error?.code).toBe('CONNECT_FAILED');
+				expect((first.error?.cause as Error).message).toMatch(refusedCause);
+				expect(first.ms).toBeLessThan(1000);
+
+				const second = await timed(guard.ensureConnected());
+				expect(second.error?.code).toBe('CONNECT_FAILED');
+				expect((second.error?.cause as Error).message).toMatch(refusedCause);
+				expect(second.ms).toBeLessThan(1000);
+				if (target.retriesByItself) {
+					expect(guardConnects.count).toBe(1);
+				}
+			});
+
+			test('down at start, up later, without client retries: fails, then the next call connects', async () => {
+				await target.kill();
+				try {
+					const client = make({retry: false});
+					const guard = guardOf(client);
+					const error = await rejection(guard.ensureConnected());
+					expect(error.code).toBe('CONNECT_FAILED');
+					expect((error.cause as Error).message).toMatch(refusedCause);
+					await target.restart();
+					await expect(guard.ensureConnected()).resolves.toBe(client);
+				} finally {
+					await target.restart();
+				}
+			});
+
+			test('down at start, up later, with client retries: fails fast, then ready once the client\'s own retry connects', async () => {
+				await target.kill();
+				try {
+					const client = make({retry: true});
+					const guardConnects = spyOnGuardConnects(client);
+					const guard = guardOf(client);
+					const error = await rejection(guard.ensureConnected());
+					expect(error.code).toBe('CONNECT_FAILED');
+					expect((error.cause as Error).message).toMatch(refusedCause);
+					if (target.retriesByItself) {
+						await target.retrying(client);
+						const readyAgain = ready(client);
+						await target.restart();
+						await readyAgain;
+						expect(guard.isReady).toBe(true);
+						await expect(guard.ensureConnected()).resolves.toBe(client);
+						// The guard never called connect() while the client was retrying.
+						expect(guardConnects.count).toBe(1);
+					} else {
+						await target.restart();
+						await expect(guard.ensureConnected()).resolves.toBe(client);
+						expect(guardConnects.count).toBe(2);
+					}
+				} finally {
+					await target.restart();
+				}
+			});
+		});
+
+		describe('waitForReady', () => {
+			const guardOf = (client: GuardClient, timeoutMs = 10_000) => guardedRedis(client, {timeoutMs, waitForReady: true});
+
+			test('a refused port with client retries: TIMEOUT at the deadline naming ECONNREFUSED; the guard adds no connect()', async () => {
+				const client = make({refused: true, retry: true});
+				const guardConnects = spyOnGuardConnects(client);
+				const guard = guardOf(client);
+
+				const results = await Promise.all(Array.from({length: 20}, async () => timed(guard.ensureConnected({timeoutMs: 1000}))));
+				for (const {ms, error} of results) {
+					expect(error?.code).toBe('TIMEOUT');
+					expect(error?.message).toMatch(refusedCause);
+					expect((error?.cause as Error).message).toMatch(refusedCause);
+					expect(ms).toBeGreaterThanOrEqual(1000 - 5);
+					expect(ms).toBeLessThanOrEqual(1000 + lateness);
+				}
+
+				if (target.retriesByItself) {
+					expect(guardConnects.count).toBe(1);
+				} else {
+					expect(guardConnects.count).toBeLessThanOrEqual(6);
+				}
+			});
+
+			test('a refused port without client retries: the guard retries with its backoff, a bounded number of connect()', async () => {
+				const client = make({refused: true, retry: false});
+				const guardConnects = spyOnGuardConnects(client);
+				const guard = guardOf(client);
+
+				const results = await Promise.all(Array.from({length: 20}, async () => timed(guard.ensureConnected({timeoutMs: 1000}))));
+				for (const {ms, error} of results) {
+					expect(error?.code).toBe('TIMEOUT');
+					expect((error?.cause as Error).message).toMatch(refusedCause);
+					expect(ms).toBeLessThanOrEqual(1000 + lateness);
+				}
+
+				// Tries at about 0, 50, 150, 350 and 750 ms: one connect() each, for all 20 callers.
+				expect(guardConnects.count).toBeGreaterThanOrEqual(3);
+				expect(guardConnects.count).toBeLessThanOrEqual(6);
+			});
+
+			test.each([false, true])('down at start, up later (client retries: %p): waits through the outage and resolves', async retry => {
+				await target.kill();
+				try {
+					const client = make({retry});
+					const guardConnects = spyOnGuardConnects(client);
+					const guard = guardOf(client, 20_000);
+					const waiting = Array.from({length: 50}, async () => guard.ensureConnected());
+					if (retry && target.retriesByItself) {
+						await target.retrying(client);
+					} else {
+						// The guard retries by itself: let it fail a few times first.
+						await new Promise(resolve => {
+							setTimeout(resolve, 400);
+						});
+					}
+
+					await target.restart();
+					const results = await Promise.all(waiting);
+					expect(results.every(result => result === client)).toBe(true);
+					if (retry && target.retriesByItself) {
+						expect(guardConnects.count).toBe(1);
+					} else {
+						expect(guardConnects.count).toBeGreaterThanOrEqual(2);
+					}
+
+					await client.set('contract:after-outage', '1');
+				} finally {
+					await target.restart();
+				}
+			});
 		});
 
 		test('a connect() started elsewhere is joined: no second connect(), no "already connecting" error', async () => {
 			const client = make();
 			const external = client.connect();
 			const connect = jest.spyOn(client, 'connect');
-			const results = await Promise.all(Array.from({length: 50}, async () => guardOf(client).ensureConnected()));
+			const results = await Promise.all(Array.from({length: 50}, async () => guardedRedis(client).ensureConnected()));
 			await external;
 			expect(connect).not.toHaveBeenCalled();
 			expect(results.every(result => result === client)).toBe(true);
@@ -135,124 +389,13 @@ export function guardContract(target: Target): void {
 		test('a client connecting from startup (non-lazy) is waited for, never connected again', async () => {
 			const client = make({lazy: false});
 			const connect = jest.spyOn(client, 'connect');
-			await expect(guardOf(client).ensureConnected()).resolves.toBe(client);
+			await expect(guardedRedis(client).ensureConnected()).resolves.toBe(client);
 			expect(connect).not.toHaveBeenCalled();
-		});
-
-		test('a refused port: every waiter gets one CONNECT_FAILED naming host:port with the cause; the next call tries again', async () => {
-			const client = make({refused: true, retry: false});
-			const connect = jest.spyOn(client, 'connect');
-			const guard = guardOf(client);
-
-			const errors = await Promise.all(Array.from({length: 20}, async () => rejection(guard.ensureConnected())));
-			expect(errors[0]!.code).toBe('CONNECT_FAILED');
-			expect(errors[0]!.message).toContain(target.address({refused: true}));
-			expect(errors[0]!.cause).toHaveProperty('message');
-			expect(new Set(errors).size).toBe(1);
-			expect(connect).toHaveBeenCalledTimes(1);
-
-			await rejection(guard.ensureConnected());
-			expect(connect).toHaveBeenCalledTimes(2);
-		});
-
-		test('down at start, up later, without client retries: fails, then the next call connects', async () => {
-			await target.kill();
-			try {
-				const client = make({retry: false});
-				const guard = guardOf(client);
-				expect((await rejection(guard.ensureConnected())).code).toBe('CONNECT_FAILED');
-				await target.restart();
-				await expect(guard.ensureConnected()).resolves.toBe(client);
-			} finally {
-				await target.restart();
-			}
-		});
-
-		test('down at start, up later, with client retries: every caller is answered by its deadline, then it connects', async () => {
-			await target.kill();
-			try {
-				const client = make({retry: true});
-				const guardConnects = spyOnGuardConnects(client);
-				const guard = guardOf(client);
-				const first = await rejection(guard.ensureConnected({timeoutMs: 1000}));
-				expect(first.code).toBe(target.whileRetrying);
-				expect(first.cause).toHaveProperty('message');
-				if (target.retriesByItself) {
-					await target.retrying(client);
-				}
-
-				await target.restart();
-				// A caller now waits for the client's next try (or makes a fresh attempt); a try that failed before the server
-				// came back is reported, so ask until one succeeds.
-				let connected = false;
-				for (let tries = 0; tries < 50 && !connected; tries++) {
-					// eslint-disable-next-line no-await-in-loop
-					connected = await guard.ensureConnected().then(() => true, () => false);
-				}
-
-				expect(connected).toBe(true);
-				if (target.retriesByItself) {
-					// The guard never called connect() while the client was retrying.
-					expect(guardConnects.count).toBe(1);
-				} else {
-					expect(guardConnects.count).toBeGreaterThanOrEqual(2);
-				}
-			} finally {
-				await target.restart();
-			}
-		});
-
-		test('kill -9 and restart: every call ends by its deadline while down, and the client is used again once it is back', async () => {
-			const client = make({retry: true});
-			const guard = guardOf(client);
-			await guard.ensureConnected();
-			await target.kill();
-			try {
-				// A single client drops to `reconnecting` (CONNECT_FAILED or TIMEOUT); a Cluster client may still say `ready`
-				// while its nodes retry. Either way the call is answered by its deadline.
-				const duringOutage = await guard.ensureConnected({timeoutMs: 500}).then(() => 'ready', (error: ConnectionGuardError) => error.code);
-				expect(['ready', 'CONNECT_FAILED', 'TIMEOUT']).toContain(duringOutage);
-			} finally {
-				await target.restart();
-			}
-
-			let worked = false;
-			for (let tries = 0; tries < 50 && !worked; tries++) {
-				// eslint-disable-next-line no-await-in-loop
-				worked = await guard.ensureConnected()
-					.then(async () => client.set('contract:after-restart', '1'))
-					.then(() => true, () => false);
-			}
-
-			expect(worked).toBe(true);
-		});
-
-		test('a frozen server (SIGSTOP) gives TIMEOUT by the deadline; after SIGCONT the same attempt succeeds', async () => {
-			target.freeze();
-			let thawed = false;
-			try {
-				const client = make();
-				const connect = jest.spyOn(client, 'connect');
-				const guard = guardOf(client);
-				const error = await rejection(guard.ensureConnected({timeoutMs: 300}));
-				expect(error.code).toBe('TIMEOUT');
-				expect(error.message).toContain('300 ms');
-
-				const waiting = guard.ensureConnected({timeoutMs: 20_000});
-				target.thaw();
-				thawed = true;
-				await expect(waiting).resolves.toBe(client);
-				expect(connect).toHaveBeenCalledTimes(1);
-			} finally {
-				if (!thawed) {
-					target.thaw();
-				}
-			}
 		});
 
 		test('an aborted caller rejects at once with ABORTED; other callers still connect', async () => {
 			const client = make();
-			const guard = guardOf(client);
+			const guard = guardedRedis(client);
 			const controller = new AbortController();
 			const aborted = guard.ensureConnected({signal: controller.signal});
 			const other = guard.ensureConnected();
@@ -273,15 +416,13 @@ export function guardContract(target: Target): void {
 				await control.connect();
 
 				const client = make();
-				const guard = guardOf(client);
+				const guard = guardedRedis(client);
 				const before = totalListeners(client);
-				const waiters = Array.from({length: 5000}, async () => guard.ensureConnected());
+				const waiters = Array.from({length: 5000}, async (_, index) => guard.ensureConnected({waitForReady: index % 2 === 0}));
 				expect(totalListeners(client) - before).toBeLessThanOrEqual(10);
 				await Promise.all(waiters);
 				expect(totalListeners(client)).toBe(totalListeners(control));
-				await new Promise(resolve => {
-					setImmediate(resolve);
-				});
+				await nextMacrotask();
 				expect(warnings.filter(warning => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
 			} finally {
 				process.removeListener('warning', onWarning);
@@ -290,7 +431,7 @@ export function guardContract(target: Target): void {
 
 		test('the app closes the client itself (quit/close): the next ensureConnected() reconnects', async () => {
 			const client = make();
-			const guard = guardOf(client);
+			const guard = guardedRedis(client);
 			await guard.ensureConnected();
 			const connect = jest.spyOn(client, 'connect');
 			const closing = target.appClose(client);
@@ -306,20 +447,22 @@ export function guardContract(target: Target): void {
 
 		test('close() quits the client and resolves once it ended; later calls reject with CLOSED', async () => {
 			const client = make();
-			const guard = guardOf(client);
+			const guard = guardedRedis(client);
 			await guard.ensureConnected();
 			await guard.close();
 			expect(target.ended(client)).toBe(true);
 			expect(guard.isReady).toBe(false);
 			expect((await rejection(guard.ensureConnected())).code).toBe('CLOSED');
-			expect((await rejection(guardOf(client).ensureConnected())).code).toBe('CLOSED');
+			expect((await rejection(guardedRedis(client).ensureConnected({waitForReady: true}))).code).toBe('CLOSED');
 		});
 
-		test('close() while the client is retrying by itself ends it too', async () => {
+		test('close() while the client is retrying by itself ends it too, and rejects its wait-for-ready callers with CLOSED', async () => {
 			const client = make({refused: true, retry: true});
-			const guard = guardOf(client);
+			const guard = guardedRedis(client);
 			await rejection(guard.ensureConnected({timeoutMs: 300}));
+			const patient = guard.ensureConnected({waitForReady: true, timeoutMs: 10_000});
 			await guard.close();
+			expect((await rejection(patient)).code).toBe('CLOSED');
 			expect(target.ended(client)).toBe(true);
 			expect((await rejection(guard.ensureConnected())).code).toBe('CLOSED');
 		});

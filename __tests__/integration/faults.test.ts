@@ -142,10 +142,11 @@ describe('fault matrix (real redis-server, TCP fault proxy)', () => {
 		proxy.mode = 'forward';
 		const waiting = guard.ensureConnected({timeoutMs: 10_000});
 		proxy.dropConnections();
-		// The reset fails the hung attempt (CONNECT_FAILED to its waiters); ioredis retries through the healed proxy.
+		// The reset fails the hung attempt (CONNECT_FAILED to its fail-fast waiters); ioredis retries through the healed
+		// proxy, which a wait-for-ready caller waits for.
 		const first = await waiting.then(() => 'ready', (error_: ConnectionGuardError) => error_.code);
 		expect(['ready', 'CONNECT_FAILED']).toContain(first);
-		await expect(guard.ensureConnected({timeoutMs: 10_000})).resolves.toBe(client);
+		await expect(guard.ensureConnected({timeoutMs: 10_000, waitForReady: true})).resolves.toBe(client);
 	});
 
 	test('socket dropped mid-handshake → CONNECT_FAILED with the close as cause; recovers when the proxy forwards again', async () => {

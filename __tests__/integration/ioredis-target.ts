@@ -3,7 +3,7 @@ import type {GuardClient, Target} from './contract.js';
 type IORedisClient = GuardClient & {status: string; quit(): Promise<unknown>; disconnect(): void};
 
 /** What the ioredis `Redis` and `Cluster` targets share: status names, quit(), disconnect(). */
-export const ioredisBehaviour: Pick<Target, 'dispose' | 'appClose' | 'ended' | 'retrying' | 'retriesByItself' | 'whileRetrying'> = {
+export const ioredisBehaviour: Pick<Target, 'dispose' | 'appClose' | 'ended' | 'retrying' | 'retriesByItself'> = {
 	dispose: client => {
 		(client as IORedisClient).disconnect();
 	},
@@ -19,5 +19,4 @@ export const ioredisBehaviour: Pick<Target, 'dispose' | 'appClose' | 'ended' | '
 		}
 	},
 	retriesByItself: true,
-	whileRetrying: 'CONNECT_FAILED',
 };

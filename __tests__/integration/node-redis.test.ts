@@ -27,7 +27,6 @@ const nodeRedisBehaviour = {
 			});
 		});
 	},
-	whileRetrying: 'TIMEOUT' as const,
 };
 
 /** node-redis has no lazy/eager switch: an eager app calls connect() at startup. */
@@ -71,7 +70,6 @@ function clusterTarget(name: string): Target {
 		...nodeRedisBehaviour,
 		// A cluster client does not retry its first discovery: each attempt is a fresh connect().
 		retriesByItself: false,
-		whileRetrying: 'CONNECT_FAILED',
 		name,
 		async start() {
 			cluster = await RedisCluster.start(3);
