@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Type-checks every ```ts block of README.md and every JSDoc @example of src/ against the built package (self-reference)
-// and the examples, so neither can drift from the API. Each block becomes its own module; names the prose takes as given
+// Type-checks every ```ts block of README.md and examples/README.md and every JSDoc @example of src/ against the built
+// package (self-reference) and the examples, so none can drift from the API. Each block becomes its own module; names the prose takes as given
 // (an app's `client`, `redis`, `app`, ...) and the package's exports are declared in a shared prelude.
 import {execFileSync} from 'node:child_process';
 import {mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
@@ -11,7 +11,10 @@ const out = join(root, '.tmp', 'readme');
 rmSync(out, {recursive: true, force: true});
 mkdirSync(out, {recursive: true});
 
-const readmeBlocks = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map(match => match[1]);
+// Snippets import the examples relative to their own file; each snippet module lives two folders below the root.
+const blocksOf = (file, examplesPrefix) => [...readFileSync(join(root, file), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```$/gm)]
+	.map(match => match[1].replaceAll(examplesPrefix, "'../../examples/"));
+const readmeBlocks = [...blocksOf('README.md', "'./examples/"), ...blocksOf('examples/README.md', "'./")];
 const jsdocBlocks = readdirSync(join(root, 'src')).filter(file => file.endsWith('.ts')).flatMap(file =>
 	[...readFileSync(join(root, 'src', file), 'utf8').matchAll(/@example\n```\n([\s\S]*?)\n```/g)].map(match => match[1]));
 if (readmeBlocks.length === 0 || jsdocBlocks.length === 0) {
@@ -48,7 +51,7 @@ declare global {
 `);
 const files = blocks.map((code, index) => {
 	const file = `snippet-${String(index + 1).padStart(2, '0')}.ts`;
-	writeFileSync(join(out, file), `${code.replaceAll("'./examples/", "'../../examples/")}\nexport {};\n`);
+	writeFileSync(join(out, file), `${code}\nexport {};\n`);
 	return file;
 });
 writeFileSync(join(out, 'tsconfig.json'), JSON.stringify({
@@ -58,4 +61,4 @@ writeFileSync(join(out, 'tsconfig.json'), JSON.stringify({
 }, null, 2));
 
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], {stdio: 'inherit'});
-console.log(`README and JSDoc: ${readmeBlocks.length} + ${jsdocBlocks.length} TypeScript snippets type-check.`);
+console.log(`READMEs and JSDoc: ${readmeBlocks.length} + ${jsdocBlocks.length} TypeScript snippets type-check.`);

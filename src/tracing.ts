@@ -20,7 +20,7 @@ tracingChannel<unknown, ConnectTraceContext>('connection-guard:connect').subscri
 		console.log(`${context.server}: ready after a try joined by ${context.waiters} callers`);
 	},
 	error(context) {
-		console.warn(`${context.server}: ${context.error.message}`);
+		console.warn(`${context.server}: ${context.error?.message}`);
 	},
 });
 ```
@@ -54,7 +54,7 @@ tracingChannel<unknown, EnsureConnectedTraceContext>('connection-guard:ensureCon
 	asyncStart() {},
 	asyncEnd() {},
 	error(context) {
-		if (context.error.code === 'TIMEOUT') {
+		if (context.error?.code === 'TIMEOUT') {
 			timedOut.add(context);
 		}
 	},

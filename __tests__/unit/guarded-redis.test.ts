@@ -454,6 +454,29 @@ describe('guardedRedis on ioredis-mock', () => {
 		expect(connect).not.toHaveBeenCalled();
 	});
 
+	test.each([false, true])('waitForReady %p: a lazy mock connects once for a herd; a mock whose connect() throws is retried, never stuck', async waitForReady => {
+		const client = new RedisMock({lazyConnect: true});
+		const connect = jest.spyOn(client, 'connect');
+		const guard = guardedRedis(client, {waitForReady});
+		await expect(Promise.all(Array.from({length: 20}, async () => guard.ensureConnected()))).resolves.toHaveLength(20);
+		expect(connect).toHaveBeenCalledTimes(1);
+
+		client.disconnect();
+		connect.mockImplementationOnce(() => {
+			throw new Error('mock refuses once');
+		});
+		const first = guard.ensureConnected({timeoutMs: 2000});
+		if (waitForReady) {
+			// The guard's backoff retries the synchronous throw 50 ms later, and that try succeeds.
+			await expect(first).resolves.toBe(client);
+		} else {
+			await expect(first).rejects.toMatchObject({code: 'CONNECT_FAILED', cause: {message: 'mock refuses once'}});
+			await expect(guard.ensureConnected()).resolves.toBe(client);
+		}
+
+		expect(connect).toHaveBeenCalledTimes(3);
+	});
+
 	test('after disconnect() the next ensureConnected() connects again; close() stops for good', async () => {
 		const client = new RedisMock();
 		const guard = guardedRedis(client);
