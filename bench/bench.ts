@@ -10,6 +10,7 @@ Side by side, in one run, on one machine (private redis-server on a free port, o
    rounds, median.
 Markdown on stdout (progress on stderr); --json prints exactly one object instead.
 */
+import {tracingChannel} from 'node:diagnostics_channel';
 import {cpus, totalmem} from 'node:os';
 import {performance} from 'node:perf_hooks';
 import {parseArgs} from 'node:util';
@@ -18,7 +19,7 @@ import {measure} from 'mitata';
 import pMemoize from 'p-memoize';
 import {RedisStore as RateLimitRedisStore} from 'rate-limit-redis';
 import {RateLimiterRedis} from 'rate-limiter-flexible';
-import {guardedRedis} from 'connection-guard';
+import {channels, guardedRedis} from 'connection-guard';
 import {RedisRateLimitStore, incrementScript, type RedisConnectionSource} from '../examples/rate-limit/redis-store.js';
 import {RedisServer} from '../examples/support/redis-server.js';
 import {variants} from '../examples/demo/variants.js';
@@ -62,6 +63,26 @@ function newClient(lazy = true): Redis {
 	return client;
 }
 
+/** A subscriber on both of the guard's TracingChannels (what an APM or the Prometheus example attaches). */
+function subscribeToGuardChannels(): () => void {
+	const contexts = new WeakSet<object>();
+	const record = (context: object) => {
+		contexts.add(context);
+	};
+
+	const subscriber = {start: record, end: record, asyncStart: record, asyncEnd: record, error: record};
+	const subscribed = [tracingChannel(channels.connect), tracingChannel(channels.ensureConnected)];
+	for (const channel of subscribed) {
+		channel.subscribe(subscriber);
+	}
+
+	return () => {
+		for (const channel of subscribed) {
+			channel.unsubscribe(subscriber);
+		}
+	};
+}
+
 // --- 1. Hot path ----------------------------------------------------------------------------------------------------
 
 async function hotPath() {
@@ -77,14 +98,19 @@ async function hotPath() {
 
 		return client;
 	}, {cache: false});
+	const callGuard = async () => {
+		await guard.ensureConnected();
+	};
+
 	// Each candidate awaits its way to a ready client, exactly as an app's request handler would.
 	const candidates: Record<string, () => Promise<void>> = {
 		async floor() {
 			await (client.status === 'ready' ? client : client.connect());
 		},
-		async guarded() {
-			await guard.ensureConnected();
-		},
+		guarded: callGuard,
+		// The very same function while a subscriber listens on both channels (subscribed only while it runs): one function,
+		// so both rows measure one piece of optimised code and differ only by the subscriber.
+		guardedWithSubscriber: callGuard,
 		async pMemoize() {
 			await memoized();
 		},
@@ -100,8 +126,10 @@ async function hotPath() {
 		const order = [...names.slice(index % names.length), ...names.slice(0, index % names.length)];
 		for (const name of order) {
 			progress(`hot path: round ${index + 1}/${rounds} · ${name}`);
+			const unsubscribe = name === 'guardedWithSubscriber' ? subscribeToGuardChannels() : undefined;
 			// eslint-disable-next-line no-await-in-loop
 			const stats = await measure(candidates[name]!, {min_cpu_time: (quick ? 150 : 600) * 1e6});
+			unsubscribe?.();
 			samples[name]!.push(stats.p50);
 		}
 	}
@@ -110,9 +138,11 @@ async function hotPath() {
 	return {
 		floorNs: round(ns.floor!),
 		guardedNs: round(ns.guarded!),
+		guardedWithSubscriberNs: round(ns.guardedWithSubscriber!),
 		pMemoizeNs: round(ns.pMemoize!),
 		snippetNs: round(ns.snippet!),
 		ratioToFloor: round(ns.guarded! / ns.floor!, 3),
+		withSubscriberRatioToFloor: round(ns.guardedWithSubscriber! / ns.floor!, 3),
 		pMemoizeRatioToFloor: round(ns.pMemoize! / ns.floor!, 3),
 		snippetRatioToFloor: round(ns.snippet! / ns.floor!, 3),
 	};
@@ -125,8 +155,9 @@ type HerdRow = {n: number; variant: string; connectCalls: number; errors: number
 async function herd(): Promise<HerdRow[]> {
 	const rows: HerdRow[] = [];
 	for (const n of [10, 100, 1000, 10_000]) {
-		for (const variant of ['guarded', 'naive', 'snippet'] as const) {
+		for (const variant of ['guarded', 'guarded, traced', 'naive', 'snippet'] as const) {
 			progress(`cold herd: N=${n} · ${variant}`);
+			const unsubscribe = variant === 'guarded, traced' ? subscribeToGuardChannels() : undefined;
 			const client = newClient();
 			let connectCalls = 0;
 			const connect = client.connect.bind(client);
@@ -135,7 +166,7 @@ async function herd(): Promise<HerdRow[]> {
 				return connect();
 			};
 
-			const source: RedisConnectionSource = variant === 'guarded'
+			const source: RedisConnectionSource = variant.startsWith('guarded')
 				? guardedRedis(client)
 				: variant === 'naive' ? variants.naive(client) : variants.seedFix(client);
 			const started = performance.now();
@@ -148,6 +179,7 @@ async function herd(): Promise<HerdRow[]> {
 				errors: outcomes.filter(outcome => outcome.status === 'rejected').length,
 				allSettledMs: round(performance.now() - started),
 			});
+			unsubscribe?.();
 			client.disconnect();
 		}
 	}
@@ -289,6 +321,7 @@ function markdown(result: {machine: typeof machine; hotPath: Awaited<ReturnType<
 		'|---|---:|---:|',
 		`| floor: inline \`status === 'ready'\` check | ${hot.floorNs} | 1.00 |`,
 		`| **guardedRedis** | ${hot.guardedNs} | ${hot.ratioToFloor.toFixed(2)} |`,
+		`| guardedRedis with a subscriber on both TracingChannels | ${hot.guardedWithSubscriberNs} | ${hot.withSubscriberRatioToFloor.toFixed(2)} |`,
 		`| p-memoize \`{cache: false}\` around connect-if-needed | ${hot.pMemoizeNs} | ${hot.pMemoizeRatioToFloor.toFixed(2)} |`,
 		`| "connecting promise" snippet | ${hot.snippetNs} | ${hot.snippetRatioToFloor.toFixed(2)} |`,
 		'',

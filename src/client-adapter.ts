@@ -7,6 +7,7 @@ This is hand-written because no library exposes "the phase of a Redis client": e
 (ioredis `status`, node-redis `isOpen`/`isReady` plus its events, ioredis-mock `connected`), and the guard needs one
 vocabulary to decide between connecting, waiting and failing fast.
 */
+import {describeAddress, describeIORedis, describeNodeRedis} from './describe-server.js';
 
 /**
 - `ready`: commands go through now.
@@ -48,7 +49,7 @@ type IORedisLike = EventEmitterLike & {
 	quit?: () => Promise<unknown>;
 	disconnect?: (reconnect?: boolean) => void;
 	isCluster?: boolean;
-	options?: {host?: string; port?: number; path?: string};
+	options?: unknown;
 	startupNodes?: unknown[];
 	// Private in ioredis' types; read only to tell "QUIT sent, socket not closed yet" apart from `ready`.
 	manuallyClosing?: boolean;
@@ -64,15 +65,17 @@ type NodeRedisLike = EventEmitterLike & {
 	close?: () => Promise<unknown>;
 	destroy?: () => unknown;
 	disconnect?: () => Promise<unknown>;
-	options?: {url?: string; socket?: {host?: string; port?: number; path?: string}};
-	_options?: {rootNodes?: Array<{url?: string; socket?: {host?: string; port?: number}}>};
+	options?: unknown;
+	_options?: {rootNodes?: unknown; defaults?: {socket?: {tls?: unknown}}};
+	getMasterNode?: () => unknown;
+	getSentinelNode?: () => unknown;
 };
 
 type IORedisMockLike = EventEmitterLike & {
 	connected: boolean;
 	connect(): unknown;
 	disconnect?: () => void;
-	options?: {host?: string; port?: number};
+	options?: unknown;
 };
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -104,18 +107,13 @@ export function adapterFor(client: unknown): ClientAdapter | undefined {
 	return undefined;
 }
 
-/** Listen to `changeEvents` and `error` until the returned function is called. */
+/** Call `onChange` on each of `changeEvents` and `onErrorEvent` on `error`, until the returned function is called. */
 function subscribeTo(
 	emitter: EventEmitterLike,
 	changeEvents: readonly string[],
 	onChange: () => void,
-	onError: (error: unknown) => void,
+	onErrorEvent: (error: unknown) => void,
 ): () => void {
-	const onErrorEvent = (error: unknown) => {
-		onError(error);
-		onChange();
-	};
-
 	for (const event of changeEvents) {
 		emitter.on(event, onChange);
 	}
@@ -153,16 +151,17 @@ export function waitForEvent(emitter: EventEmitterLike, events: readonly string[
 	});
 }
 
-function hostOf(node: unknown): string {
-	if (isObject(node)) {
-		return `${String(node.host ?? 'localhost')}:${String(node.port ?? 6379)}`;
-	}
-
-	return String(node);
-}
-
 // ioredis `Redis` and `Cluster` (v5 and v6) share the status names; Cluster adds `disconnecting`.
 function ioredisAdapter(client: IORedisLike): ClientAdapter {
+	// A client with `sentinels` retries inside one try when all sentinels are unreachable, status still `connecting`
+	// ("All sentinels are unreachable. Retrying from scratch after …"): its `error` says that try failed, and only the next
+	// status event says a new one is under way. Known only while subscribed. (Other clients change status when a try
+	// fails.)
+	const retriesInsideConnect = Array.isArray((client.options as {sentinels?: unknown} | undefined)?.sentinels);
+	let failedTry = false;
+	// A Cluster's `close` after its `end` (see `phase`). Unsubscribed, a Cluster found at `close` counts as that: the
+	// passing `close` of a live Cluster lasts one tick.
+	let closedAfterEnd = false;
 	const phase = (): Phase => {
 		switch (client.status) {
 			case 'ready': {
@@ -175,15 +174,15 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 			}
 
 			case 'close': {
-				// Transient for a `Redis` (the same tick becomes `reconnecting` or `end`). A Cluster whose nodes all went away
-				// after `end` sets `close` once more from its pool's `drain` and stays there (ioredis 5.11, 6.0): nothing is
-				// running then, and connect() is accepted.
-				return client.isCluster === true ? 'idle' : 'closing';
+				// On the way to `reconnecting` or `end`. But a Cluster whose nodes all went away after `end` sets `close` once
+				// more from its pool's `drain` and stays there (ioredis 5.11, 6.0; iovalkey): nothing runs then, and
+				// connect() is accepted.
+				return closedAfterEnd ? 'idle' : 'closing';
 			}
 
 			case 'connecting':
 			case 'connect': {
-				return 'connecting';
+				return failedTry ? 'retrying' : 'connecting';
 			}
 
 			case 'reconnecting': {
@@ -214,15 +213,30 @@ function ioredisAdapter(client: IORedisLike): ClientAdapter {
 		isReady: () => client.status === 'ready' && client.manuallyClosing !== true,
 		phase,
 		connect: () => client.connect(),
-		subscribe: (onChange, onError) =>
-			subscribeTo(client, ['connecting', 'connect', 'ready', 'close', 'reconnecting', 'end', 'wait'], onChange, onError),
-		describe() {
-			if (client.isCluster === true && Array.isArray(client.startupNodes)) {
-				return `cluster ${client.startupNodes.map(node => hostOf(node)).join(', ')}`;
-			}
+		subscribe(onChange, onError) {
+			failedTry = false;
+			closedAfterEnd = client.isCluster === true && client.status === 'close';
+			let ended = false;
+			const onStatus = () => {
+				failedTry = false;
+				// Status events come a tick late: read the status, not the event, as everywhere here.
+				if (client.status === 'end') {
+					ended = true;
+				} else if (client.status === 'connecting') {
+					ended = false;
+				}
 
-			return client.options?.path ?? hostOf(client.options ?? {});
+				closedAfterEnd = client.isCluster === true && client.status === 'close' && ended;
+				onChange();
+			};
+
+			return subscribeTo(client, ['connecting', 'connect', 'ready', 'close', 'reconnecting', 'end', 'wait'], onStatus, error => {
+				failedTry = retriesInsideConnect && (client.status === 'connecting' || client.status === 'connect');
+				onError(error);
+				onChange();
+			});
 		},
+		describe: () => describeIORedis(client),
 		async close(timeoutMs) {
 			if (ended()) {
 				return;
@@ -257,8 +271,11 @@ function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
 		isReady: () => client.connected,
 		phase: () => client.connected ? 'ready' : 'idle',
 		connect: () => client.connect(),
-		subscribe: (onChange, onError) => subscribeTo(client, ['connect', 'ready', 'end'], onChange, onError),
-		describe: () => `ioredis-mock ${hostOf(client.options ?? {})}`,
+		subscribe: (onChange, onError) => subscribeTo(client, ['connect', 'ready', 'end'], onChange, error => {
+			onError(error);
+			onChange();
+		}),
+		describe: () => `ioredis-mock ${describeAddress(client.options ?? {})}`,
 		async close() {
 			if (client.connected) {
 				client.disconnect?.();
@@ -277,15 +294,6 @@ subscribed: a try failed when `error` comes while open and not ready; the next o
 (nobody has asked yet), an open client that is not ready counts as connecting.
 */
 function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
-	const describeNode = (node: {url?: string; socket?: {host?: string; port?: number; path?: string}} | undefined) => {
-		if (node?.url) {
-			const url = new URL(node.url);
-			return `${url.hostname}:${url.port || 6379}`;
-		}
-
-		return node?.socket?.path ?? hostOf({host: node?.socket?.host, port: node?.socket?.port});
-	};
-
 	// A cluster does not retry its discovery inside connect(): an `error` there is followed by connect() rejecting.
 	const retriesInsideConnect = !Array.isArray(client._options?.rootNodes);
 	let betweenTries = false;
@@ -342,14 +350,7 @@ function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 				client.removeListener('terminated', onTerminated);
 			};
 		},
-		describe() {
-			const rootNodes = client._options?.rootNodes;
-			if (Array.isArray(rootNodes)) {
-				return `cluster ${rootNodes.map(node => describeNode(node)).join(', ')}`;
-			}
-
-			return describeNode(client.options);
-		},
+		describe: () => describeNodeRedis(client),
 		async close(timeoutMs) {
 			if (client.isOpen && typeof client.close === 'function') {
 				let timer: NodeJS.Timeout | undefined;

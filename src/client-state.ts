@@ -341,9 +341,10 @@ class ClientState implements SharedClientState {
 	}
 
 	/**
-	Listeners stay while anyone waits, while an attempt runs, and while the client is failing on its own (connecting or
-	between tries): that is how the guard knows the client's last error and, for node-redis, whether a try is under way.
-	They go once the client is ready or idle with nobody waiting.
+	Listeners stay while anyone waits, while an attempt runs or the guard's own retry is pending, and while the client is
+	failing on its own (connecting, or between its tries): that is how a caller arriving between two tries gets the
+	client's real last error at once, and how node-redis's tries are told from its waits. They go once the client is ready
+	or idle with nobody waiting, or the guard is closed.
 	*/
 	#unsubscribeWhenSettled() {
 		if (this.#unsubscribe && this.#waiters.size === 0 && !this.#attempt && this.#retryTimer === undefined) {
@@ -351,6 +352,9 @@ class ClientState implements SharedClientState {
 			if (phase === 'ready' || phase === 'idle') {
 				this.#unsubscribe();
 				this.#unsubscribe = undefined;
+				// Unwatched, the client may go through tries the guard never sees: what it knew would go stale.
+				this.#failure = undefined;
+				this.#lastError = undefined;
 			}
 		}
 	}

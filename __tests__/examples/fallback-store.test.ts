@@ -76,7 +76,7 @@ describe('FallbackRateLimitStore', () => {
 		await store.increment('a');
 		expect(logger.warn).toHaveBeenCalledTimes(1);
 		expect(logger.warn).toHaveBeenCalledWith(falling, expect.objectContaining({message: 'redis is down'}));
-		expect(store.isOpen).toBe(true);
+		expect(store.circuitOpen).toBe(true);
 	});
 
 	test('while open it skips the primary entirely', async () => {
@@ -104,7 +104,29 @@ describe('FallbackRateLimitStore', () => {
 		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'primary'});
 		expect(logger.info).toHaveBeenCalledTimes(1);
 		expect(logger.info).toHaveBeenCalledWith(recovered);
-		expect(store.isOpen).toBe(false);
+		expect(store.circuitOpen).toBe(false);
+	});
+
+	test('emits one `circuit` event per transition (with the cause when it opens) and one `decision` per counted hit', async () => {
+		const {primary, store, advance} = setup();
+		const circuit: unknown[] = [];
+		const decisions: string[] = [];
+		store.on('circuit', event => circuit.push(event));
+		store.on('decision', decidedBy => decisions.push(decidedBy));
+
+		await store.increment('a');
+		primary.healthy = false;
+		await store.incrementDetailed('a');
+		await store.consume('a');
+		advance(1000);
+		await store.increment('a'); // failed probe: same outage, no event
+		primary.healthy = true;
+		advance(1000);
+		await store.increment('a');
+		await store.decrement('a'); // not a hit
+
+		expect(circuit).toEqual([{state: 'open', cause: expect.objectContaining({message: 'redis is down'})}, {state: 'closed'}]);
+		expect(decisions).toEqual(['primary', 'fallback', 'fallback', 'fallback', 'primary']);
 	});
 
 	test('a failed probe keeps the circuit open for another cooldown, without another log line', async () => {

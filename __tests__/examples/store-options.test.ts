@@ -43,6 +43,29 @@ describe.each(Object.entries(factories))('%s construction', (_name, create) => {
 	});
 });
 
+test.each([
+	[-1, RangeError],
+	[Number.NaN, RangeError],
+	[Number.POSITIVE_INFINITY, RangeError],
+	[2 ** 31, RangeError],
+	['60s', TypeError],
+])('PrismaRateLimitStore({cleanupIntervalMs: %p}) throws %p naming it', (cleanupIntervalMs, ErrorType) => {
+	const create = () => new PrismaRateLimitStore({prisma, windowMs: 1000, cleanupIntervalMs: cleanupIntervalMs as never});
+	expect(create).toThrow(ErrorType);
+	expect(create).toThrow(/`cleanupIntervalMs`/);
+});
+
+test('PrismaRateLimitStore({cleanupIntervalMs: 0}) starts no sweep', async () => {
+	jest.useFakeTimers();
+	try {
+		const store = new PrismaRateLimitStore({prisma, windowMs: 1000, cleanupIntervalMs: 0});
+		expect(jest.getTimerCount()).toBe(0);
+		await store.close();
+	} finally {
+		jest.useRealTimers();
+	}
+});
+
 test('RedisRateLimitStore rejects something that is neither a client nor a guard', () => {
 	expect(() => new RedisRateLimitStore({redis: {} as never, windowMs: 1000})).toThrow(/Redis client/);
 	expect(() => new RedisRateLimitStore({redis: undefined as never, windowMs: 1000})).toThrow(TypeError);

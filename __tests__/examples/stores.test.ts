@@ -3,6 +3,7 @@ import {guardedRedis} from 'connection-guard';
 import {RedisRateLimitStore, type RedisClient} from '../../examples/rate-limit/redis-store.js';
 import {RedisCluster, RedisServer} from '../../examples/support/redis-server.js';
 import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
+import {prismaCleanupSuite} from './prisma-cleanup.js';
 import {prismaTarget, storeContract, type StoreTarget} from './store-contract.js';
 
 jest.setTimeout(60_000);
@@ -53,3 +54,5 @@ storeContract(redisTarget('RedisRateLimitStore on a real 3-master Redis Cluster'
 }));
 
 storeContract(prismaTarget('PrismaRateLimitStore on SQLite (better-sqlite3 adapter)', sqlitePrisma));
+
+prismaCleanupSuite('SQLite', sqlitePrisma);

@@ -1,15 +1,13 @@
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
-import {join, resolve} from 'node:path';
+import {join} from 'node:path';
 import pg from 'pg';
 import {createRateLimitPrisma, type RateLimitPrisma} from '../../examples/rate-limit/prisma-clients.js';
-
-export const migrationsDir = resolve(__dirname, '../../examples/rate-limit/prisma/migrations');
 
 /** A Prisma client on a fresh temporary SQLite file, with the migrations applied. */
 export async function sqlitePrisma(): Promise<{prisma: RateLimitPrisma; cleanup(): Promise<void>}> {
 	const dir = mkdtempSync(join(tmpdir(), 'connection-guard-sqlite-'));
-	const {prisma} = await createRateLimitPrisma(`file:${join(dir, 'rate-limit.db')}`, migrationsDir);
+	const {prisma} = await createRateLimitPrisma(`file:${join(dir, 'rate-limit.db')}`);
 	return {
 		prisma,
 		async cleanup() {
@@ -36,7 +34,7 @@ export async function postgresReachable(): Promise<boolean> {
 }
 
 export async function postgresPrisma(): Promise<{prisma: RateLimitPrisma; cleanup(): Promise<void>}> {
-	const {prisma} = await createRateLimitPrisma(postgresUrl, migrationsDir);
+	const {prisma} = await createRateLimitPrisma(postgresUrl);
 	return {
 		prisma,
 		async cleanup() {

@@ -1,5 +1,6 @@
 import {Cluster as Cluster5} from 'ioredis';
 import {Cluster as Cluster6} from 'ioredis6';
+import {Cluster as ValkeyCluster} from 'iovalkey';
 import {RedisCluster, freePort} from '../../examples/support/redis-server.js';
 import {ioredisBehaviour} from './ioredis-target.js';
 import {guardContract, type GuardClient, type Target} from './contract.js';
@@ -38,3 +39,4 @@ function clusterTarget(name: string, ClusterClass: new (nodes: unknown[], option
 
 guardContract(clusterTarget('ioredis 5 Cluster, real 3-master Redis Cluster', Cluster5 as never));
 guardContract(clusterTarget('ioredis 6 Cluster, real 3-master Redis Cluster', Cluster6 as never));
+guardContract(clusterTarget('iovalkey Cluster, real 3-master Redis Cluster', ValkeyCluster as never));

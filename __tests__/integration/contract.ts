@@ -67,6 +67,11 @@ export const modes = [
 
 /** How late past its deadline a call may settle on a busy 2-core machine. */
 const lateness = 300;
+/**
+How early a deadline may look when measured with performance.now(): Node arms timers against the event loop's cached
+clock, which is behind by however long the current turn has run (starting a herd of callers takes a few ms).
+*/
+const earliness = 25;
 
 /** Counts the `connect()` calls the guard makes (ioredis' own retry timer calls `connect()` on the instance too). */
 function spyOnGuardConnects(client: GuardClient): {readonly count: number} {
@@ -83,16 +88,35 @@ function spyOnGuardConnects(client: GuardClient): {readonly count: number} {
 	return calls;
 }
 
-/** Settles like `promise`, with how long it took. */
-async function timed<T>(promise: Promise<T>): Promise<{ms: number; value?: T; error?: ConnectionGuardError}> {
+/** Resolves once `condition()` holds, checking after each turn of the event loop (at most 10 s). */
+async function until(condition: () => boolean): Promise<void> {
+	const deadline = Date.now() + 10_000;
+	while (!condition()) {
+		if (Date.now() > deadline) {
+			throw new Error('Condition not met within 10 s');
+		}
+
+		// eslint-disable-next-line no-await-in-loop
+		await nextMacrotask();
+	}
+}
+
+/** Settles like the call, with how long it took from before the call. */
+async function timed<T>(call: () => Promise<T>): Promise<{ms: number; value?: T; error?: ConnectionGuardError}> {
 	const started = performance.now();
-	return promise.then(
+	return call().then(
 		value => ({ms: performance.now() - started, value}),
 		(error: unknown) => ({ms: performance.now() - started, error: error as ConnectionGuardError}),
 	);
 }
 
-export function guardContract(target: Target): void {
+/**
+The contract for `target`. `failureCases: false` leaves out the cases that read how a refused or absent server is
+reported (its cause, the client's own retry events) and how the app's own close() shows in the client's state at once:
+they cannot hold for a client that reports failures without an error and closes asynchronously (node-redis's sentinel
+client); the README says what differs.
+*/
+export function guardContract(target: Target, {failureCases = true} = {}): void {
 	describe(`guardedRedis contract: ${target.name}`, () => {
 		const refusedCause = target.refusedCause ?? /ECONNREFUSED/;
 		const clients: GuardClient[] = [];
@@ -146,10 +170,10 @@ export function guardContract(target: Target): void {
 					const client = make();
 					const connect = jest.spyOn(client, 'connect');
 					const guard = guardOf(client);
-					const {ms, error} = await timed(guard.ensureConnected({timeoutMs: 300}));
+					const {ms, error} = await timed(async () => guard.ensureConnected({timeoutMs: 300}));
 					expect(error?.code).toBe('TIMEOUT');
 					expect(error?.message).toContain('300 ms');
-					expect(ms).toBeGreaterThanOrEqual(300 - 5);
+					expect(ms).toBeGreaterThanOrEqual(300 - earliness);
 					expect(ms).toBeLessThanOrEqual(300 + lateness);
 
 					const waiting = guard.ensureConnected({timeoutMs: 20_000});
@@ -174,7 +198,7 @@ export function guardContract(target: Target): void {
 				const loop = (async () => {
 					while (!stop && outcomes.length < 5000) {
 						// eslint-disable-next-line no-await-in-loop
-						const {ms, error} = await timed(guard.ensureConnected());
+						const {ms, error} = await timed(async () => guard.ensureConnected());
 						outcomes.push({ms, code: error?.code ?? 'ready'});
 						if (error && error.code !== 'TIMEOUT') {
 							expect(error.cause).toHaveProperty('message');
@@ -220,161 +244,165 @@ export function guardContract(target: Target): void {
 			});
 		});
 
-		describe('fail fast (the default)', () => {
-			const guardOf = (client: GuardClient, timeoutMs = 10_000) => guardedRedis(client, {timeoutMs});
+		if (failureCases) {
+			describe('fail fast (the default)', () => {
+				const guardOf = (client: GuardClient, timeoutMs = 10_000) => guardedRedis(client, {timeoutMs});
 
-			test('a refused port without client retries: every waiter gets one CONNECT_FAILED naming host:port and ECONNREFUSED; the next call tries again', async () => {
-				const client = make({refused: true, retry: false});
-				const connect = jest.spyOn(client, 'connect');
-				const guard = guardOf(client);
-
-				const errors = await Promise.all(Array.from({length: 20}, async () => rejection(guard.ensureConnected())));
-				expect(errors[0]!.code).toBe('CONNECT_FAILED');
-				expect(errors[0]!.message).toContain(target.address({refused: true}));
-				expect(errors[0]!.message).toMatch(refusedCause);
-				expect((errors[0]!.cause as Error).message).toMatch(refusedCause);
-				expect(new Set(errors).size).toBe(1);
-				expect(connect).toHaveBeenCalledTimes(1);
-
-				await rejection(guard.ensureConnected());
-				expect(connect).toHaveBeenCalledTimes(2);
-			});
-
-			test('a refused port with client retries: CONNECT_FAILED long before the deadline, with ECONNREFUSED; between tries at once', async () => {
-				const client = make({refused: true, retry: true});
-				const guardConnects = spyOnGuardConnects(client);
-				const guard = guardOf(client, 3000);
-
-				const first = await timed(guard.ensureConnected());
-				expect(first.error?.code).toBe('CONNECT_FAILED');
-				expect((first.error?.cause as Error).message).toMatch(refusedCause);
-				expect(first.ms).toBeLessThan(1000);
-
-				const second = await timed(guard.ensureConnected());
-				expect(second.error?.code).toBe('CONNECT_FAILED');
-				expect((second.error?.cause as Error).message).toMatch(refusedCause);
-				expect(second.ms).toBeLessThan(1000);
-				if (target.retriesByItself) {
-					expect(guardConnects.count).toBe(1);
-				}
-			});
-
-			test('down at start, up later, without client retries: fails, then the next call connects', async () => {
-				await target.kill();
-				try {
-					const client = make({retry: false});
+				test('a refused port without client retries: every waiter gets one CONNECT_FAILED naming host:port and ECONNREFUSED; the next call tries again', async () => {
+					const client = make({refused: true, retry: false});
+					const connect = jest.spyOn(client, 'connect');
 					const guard = guardOf(client);
-					const error = await rejection(guard.ensureConnected());
-					expect(error.code).toBe('CONNECT_FAILED');
-					expect((error.cause as Error).message).toMatch(refusedCause);
-					await target.restart();
-					await expect(guard.ensureConnected()).resolves.toBe(client);
-				} finally {
-					await target.restart();
-				}
-			});
 
-			test('down at start, up later, with client retries: fails fast, then ready once the client\'s own retry connects', async () => {
-				await target.kill();
-				try {
-					const client = make({retry: true});
+					const errors = await Promise.all(Array.from({length: 20}, async () => rejection(guard.ensureConnected())));
+					expect(errors[0]!.code).toBe('CONNECT_FAILED');
+					expect(errors[0]!.message).toContain(target.address({refused: true}));
+					expect(errors[0]!.message).toMatch(refusedCause);
+					expect((errors[0]!.cause as Error).message).toMatch(refusedCause);
+					expect(new Set(errors).size).toBe(1);
+					expect(connect).toHaveBeenCalledTimes(1);
+
+					// Once the client has given up (until then it is failing, and a call fails fast), the next call tries again.
+					await until(() => target.ended(client));
+					await rejection(guard.ensureConnected());
+					expect(connect).toHaveBeenCalledTimes(2);
+				});
+
+				test('a refused port with client retries: CONNECT_FAILED long before the deadline, with ECONNREFUSED; between tries at once', async () => {
+					const client = make({refused: true, retry: true});
 					const guardConnects = spyOnGuardConnects(client);
-					const guard = guardOf(client);
-					const error = await rejection(guard.ensureConnected());
-					expect(error.code).toBe('CONNECT_FAILED');
-					expect((error.cause as Error).message).toMatch(refusedCause);
+					const guard = guardOf(client, 3000);
+
+					const first = await timed(async () => guard.ensureConnected());
+					expect(first.error?.code).toBe('CONNECT_FAILED');
+					expect((first.error?.cause as Error).message).toMatch(refusedCause);
+					expect(first.ms).toBeLessThan(1000);
+
+					const second = await timed(async () => guard.ensureConnected());
+					expect(second.error?.code).toBe('CONNECT_FAILED');
+					expect((second.error?.cause as Error).message).toMatch(refusedCause);
+					expect(second.ms).toBeLessThan(1000);
 					if (target.retriesByItself) {
-						await target.retrying(client);
-						const readyAgain = ready(client);
-						await target.restart();
-						await readyAgain;
-						expect(guard.isReady).toBe(true);
-						await expect(guard.ensureConnected()).resolves.toBe(client);
-						// The guard never called connect() while the client was retrying.
 						expect(guardConnects.count).toBe(1);
-					} else {
+					}
+				});
+
+				test('down at start, up later, without client retries: fails, then the next call connects', async () => {
+					await target.kill();
+					try {
+						const client = make({retry: false});
+						const guard = guardOf(client);
+						const error = await rejection(guard.ensureConnected());
+						expect(error.code).toBe('CONNECT_FAILED');
+						expect((error.cause as Error).message).toMatch(refusedCause);
 						await target.restart();
 						await expect(guard.ensureConnected()).resolves.toBe(client);
-						expect(guardConnects.count).toBe(2);
+					} finally {
+						await target.restart();
 					}
-				} finally {
-					await target.restart();
-				}
-			});
-		});
+				});
 
-		describe('waitForReady', () => {
-			const guardOf = (client: GuardClient, timeoutMs = 10_000) => guardedRedis(client, {timeoutMs, waitForReady: true});
-
-			test('a refused port with client retries: TIMEOUT at the deadline naming ECONNREFUSED; the guard adds no connect()', async () => {
-				const client = make({refused: true, retry: true});
-				const guardConnects = spyOnGuardConnects(client);
-				const guard = guardOf(client);
-
-				const results = await Promise.all(Array.from({length: 20}, async () => timed(guard.ensureConnected({timeoutMs: 1000}))));
-				for (const {ms, error} of results) {
-					expect(error?.code).toBe('TIMEOUT');
-					expect(error?.message).toMatch(refusedCause);
-					expect((error?.cause as Error).message).toMatch(refusedCause);
-					expect(ms).toBeGreaterThanOrEqual(1000 - 5);
-					expect(ms).toBeLessThanOrEqual(1000 + lateness);
-				}
-
-				if (target.retriesByItself) {
-					expect(guardConnects.count).toBe(1);
-				} else {
-					expect(guardConnects.count).toBeLessThanOrEqual(6);
-				}
-			});
-
-			test('a refused port without client retries: the guard retries with its backoff, a bounded number of connect()', async () => {
-				const client = make({refused: true, retry: false});
-				const guardConnects = spyOnGuardConnects(client);
-				const guard = guardOf(client);
-
-				const results = await Promise.all(Array.from({length: 20}, async () => timed(guard.ensureConnected({timeoutMs: 1000}))));
-				for (const {ms, error} of results) {
-					expect(error?.code).toBe('TIMEOUT');
-					expect((error?.cause as Error).message).toMatch(refusedCause);
-					expect(ms).toBeLessThanOrEqual(1000 + lateness);
-				}
-
-				// Tries at about 0, 50, 150, 350 and 750 ms: one connect() each, for all 20 callers.
-				expect(guardConnects.count).toBeGreaterThanOrEqual(3);
-				expect(guardConnects.count).toBeLessThanOrEqual(6);
+				test('down at start, up later, with client retries: fails fast, then ready once the client\'s own retry connects', async () => {
+					await target.kill();
+					try {
+						const client = make({retry: true});
+						const guardConnects = spyOnGuardConnects(client);
+						const guard = guardOf(client);
+						const error = await rejection(guard.ensureConnected());
+						expect(error.code).toBe('CONNECT_FAILED');
+						expect((error.cause as Error).message).toMatch(refusedCause);
+						if (target.retriesByItself) {
+							await target.retrying(client);
+							const readyAgain = ready(client);
+							await target.restart();
+							await readyAgain;
+							expect(guard.isReady).toBe(true);
+							await expect(guard.ensureConnected()).resolves.toBe(client);
+							// The guard never called connect() while the client was retrying.
+							expect(guardConnects.count).toBe(1);
+						} else {
+							await target.restart();
+							await expect(guard.ensureConnected()).resolves.toBe(client);
+							expect(guardConnects.count).toBe(2);
+						}
+					} finally {
+						await target.restart();
+					}
+				});
 			});
 
-			test.each([false, true])('down at start, up later (client retries: %p): waits through the outage and resolves', async retry => {
-				await target.kill();
-				try {
-					const client = make({retry});
+			describe('waitForReady', () => {
+				const guardOf = (client: GuardClient, timeoutMs = 10_000) => guardedRedis(client, {timeoutMs, waitForReady: true});
+
+				test('a refused port with client retries: TIMEOUT at the deadline naming ECONNREFUSED; the guard adds no connect()', async () => {
+					const client = make({refused: true, retry: true});
 					const guardConnects = spyOnGuardConnects(client);
-					const guard = guardOf(client, 20_000);
-					const waiting = Array.from({length: 50}, async () => guard.ensureConnected());
-					if (retry && target.retriesByItself) {
-						await target.retrying(client);
-					} else {
-						// The guard retries by itself: let it fail a few times first.
-						await new Promise(resolve => {
-							setTimeout(resolve, 400);
-						});
+					const guard = guardOf(client);
+
+					const results = await Promise.all(Array.from({length: 20}, async () => timed(async () => guard.ensureConnected({timeoutMs: 1000}))));
+					for (const {ms, error} of results) {
+						expect(error?.code).toBe('TIMEOUT');
+						expect(error?.message).toMatch(refusedCause);
+						expect((error?.cause as Error).message).toMatch(refusedCause);
+						expect(ms).toBeGreaterThanOrEqual(1000 - earliness);
+						expect(ms).toBeLessThanOrEqual(1000 + lateness);
 					}
 
-					await target.restart();
-					const results = await Promise.all(waiting);
-					expect(results.every(result => result === client)).toBe(true);
-					if (retry && target.retriesByItself) {
+					if (target.retriesByItself) {
 						expect(guardConnects.count).toBe(1);
 					} else {
-						expect(guardConnects.count).toBeGreaterThanOrEqual(2);
+						expect(guardConnects.count).toBeLessThanOrEqual(6);
+					}
+				});
+
+				test('a refused port without client retries: the guard retries with its backoff, a bounded number of connect()', async () => {
+					const client = make({refused: true, retry: false});
+					const guardConnects = spyOnGuardConnects(client);
+					const guard = guardOf(client);
+
+					const results = await Promise.all(Array.from({length: 20}, async () => timed(async () => guard.ensureConnected({timeoutMs: 1000}))));
+					for (const {ms, error} of results) {
+						expect(error?.code).toBe('TIMEOUT');
+						expect((error?.cause as Error).message).toMatch(refusedCause);
+						expect(ms).toBeLessThanOrEqual(1000 + lateness);
 					}
 
-					await client.set('contract:after-outage', '1');
-				} finally {
-					await target.restart();
-				}
+					// Tries at about 0, 50, 150, 350 and 750 ms: one connect() each, for all 20 callers.
+					expect(guardConnects.count).toBeGreaterThanOrEqual(3);
+					expect(guardConnects.count).toBeLessThanOrEqual(6);
+				});
+
+				test.each([false, true])('down at start, up later (client retries: %p): waits through the outage and resolves', async retry => {
+					await target.kill();
+					try {
+						const client = make({retry});
+						const guardConnects = spyOnGuardConnects(client);
+						const guard = guardOf(client, 20_000);
+						const waiting = Array.from({length: 50}, async () => guard.ensureConnected());
+						if (retry && target.retriesByItself) {
+							await target.retrying(client);
+						} else {
+							// The guard retries by itself: let it fail a few times first.
+							await new Promise(resolve => {
+								setTimeout(resolve, 400);
+							});
+						}
+
+						await target.restart();
+						const results = await Promise.all(waiting);
+						expect(results.every(result => result === client)).toBe(true);
+						if (retry && target.retriesByItself) {
+							expect(guardConnects.count).toBe(1);
+						} else {
+							expect(guardConnects.count).toBeGreaterThanOrEqual(2);
+						}
+
+						await client.set('contract:after-outage', '1');
+					} finally {
+						await target.restart();
+					}
+				});
 			});
-		});
+		}
 
 		test('a connect() started elsewhere is joined: no second connect(), no "already connecting" error', async () => {
 			const client = make();
@@ -429,21 +457,23 @@ export function guardContract(target: Target): void {
 			}
 		});
 
-		test('the app closes the client itself (quit/close): the next ensureConnected() reconnects', async () => {
-			const client = make();
-			const guard = guardedRedis(client);
-			await guard.ensureConnected();
-			const connect = jest.spyOn(client, 'connect');
-			const closing = target.appClose(client);
-			// Right after QUIT (socket not closed yet) the guard does not report ready.
-			expect(guard.isReady).toBe(false);
-			const reconnected = guard.ensureConnected();
-			await closing;
-			await expect(reconnected).resolves.toBe(client);
-			expect(connect).toHaveBeenCalledTimes(1);
-			expect(guard.isReady).toBe(true);
-			await client.set('contract:after-quit', '1');
-		});
+		if (failureCases) {
+			test('the app closes the client itself (quit/close): the next ensureConnected() reconnects', async () => {
+				const client = make();
+				const guard = guardedRedis(client);
+				await guard.ensureConnected();
+				const connect = jest.spyOn(client, 'connect');
+				const closing = target.appClose(client);
+				// Right after QUIT (socket not closed yet) the guard does not report ready.
+				expect(guard.isReady).toBe(false);
+				const reconnected = guard.ensureConnected();
+				await closing;
+				await expect(reconnected).resolves.toBe(client);
+				expect(connect).toHaveBeenCalledTimes(1);
+				expect(guard.isReady).toBe(true);
+				await client.set('contract:after-quit', '1');
+			});
+		}
 
 		test('close() quits the client and resolves once it ended; later calls reject with CLOSED', async () => {
 			const client = make();
@@ -460,9 +490,9 @@ export function guardContract(target: Target): void {
 			const client = make({refused: true, retry: true});
 			const guard = guardedRedis(client);
 			await rejection(guard.ensureConnected({timeoutMs: 300}));
-			const patient = guard.ensureConnected({waitForReady: true, timeoutMs: 10_000});
+			const patient = rejection(guard.ensureConnected({waitForReady: true, timeoutMs: 10_000}));
 			await guard.close();
-			expect((await rejection(patient)).code).toBe('CLOSED');
+			expect((await patient).code).toBe('CLOSED');
 			expect(target.ended(client)).toBe(true);
 			expect((await rejection(guard.ensureConnected())).code).toBe('CLOSED');
 		});

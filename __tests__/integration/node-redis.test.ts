@@ -2,42 +2,9 @@ import {createClient, createCluster} from 'redis';
 import {createClient as createClient5} from 'redis5';
 import {RedisCluster, RedisServer, freePort} from '../../examples/support/redis-server.js';
 import {guardContract, type ClientOptions, type GuardClient, type Target} from './contract.js';
+import {nodeRedisBehaviour, reconnectStrategy, startup} from './node-redis-target.js';
 
 jest.setTimeout(60_000);
-
-type NodeRedisClient = GuardClient & {isOpen: boolean; isReady: boolean; close(): Promise<unknown>; destroy(): void};
-
-const reconnectStrategy = (options: ClientOptions) =>
-	options.retry ? (retries: number) => Math.min(retries * 20, 200) : false as const;
-
-const nodeRedisBehaviour = {
-	dispose(client: GuardClient) {
-		const redis = client as NodeRedisClient;
-		// node-redis 5 throws from destroy() on a client that is not open.
-		if (redis.isOpen || redis.isReady) {
-			redis.destroy();
-		}
-	},
-	appClose: async (client: GuardClient) => (client as NodeRedisClient).close(),
-	ended: (client: GuardClient) => !(client as NodeRedisClient).isOpen && !(client as NodeRedisClient).isReady,
-	async retrying(client: GuardClient) {
-		await new Promise<void>(resolve => {
-			client.on('reconnecting', () => {
-				resolve();
-			});
-		});
-	},
-};
-
-/** node-redis has no lazy/eager switch: an eager app calls connect() at startup. */
-function startup<C extends GuardClient>(client: C, options: ClientOptions): C {
-	client.on('error', () => undefined);
-	if (options.lazy === false) {
-		client.connect().catch(() => undefined);
-	}
-
-	return client;
-}
 
 function singleTarget(name: string, create: (options: object) => unknown): Target {
 	let server: RedisServer;

@@ -1,5 +1,6 @@
 import {Redis as Redis5} from 'ioredis';
 import {Redis as Redis6} from 'ioredis6';
+import {Redis as Valkey} from 'iovalkey';
 import {RedisServer, freePort} from '../../examples/support/redis-server.js';
 import {ioredisBehaviour} from './ioredis-target.js';
 import {guardContract, type ClientOptions, type GuardClient, type Target} from './contract.js';
@@ -42,3 +43,4 @@ function singleServerTarget(name: string, RedisClass: new (options: Record<strin
 
 guardContract(singleServerTarget('ioredis 5 Redis, real redis-server', Redis5 as never));
 guardContract(singleServerTarget('ioredis 6 Redis, real redis-server', Redis6 as never));
+guardContract(singleServerTarget('iovalkey Redis, real redis-server', Valkey as never));

@@ -246,7 +246,7 @@ describe('waitForReady', () => {
 });
 
 describe('listeners while the client is failing', () => {
-	test('one set stays while the client retries by itself (to know its errors), and goes once it is ready', async () => {
+	test('node-redis: one set stays while it retries inside connect() (to tell a try from the wait), and goes once it is ready', async () => {
 		const client = new FakeNodeRedis();
 		client.on('error', () => undefined);
 		const before = client.totalListeners();
@@ -263,15 +263,35 @@ describe('listeners while the client is failing', () => {
 		expect(client.totalListeners()).toBe(before);
 	});
 
-	test('close() removes them while the client is retrying', async () => {
+	test('node-redis: close() removes them while the client is retrying', async () => {
+		const client = new FakeNodeRedis();
+		client.on('error', () => undefined);
+		const before = client.totalListeners();
+		const guard = guardedRedis(client);
+		const pending = guard.ensureConnected();
+		client.failTry(refused(), {retry: true});
+		await rejection(pending);
+		expect(client.totalListeners()).toBeGreaterThan(before);
+		await guard.close();
+		expect(client.totalListeners()).toBe(before);
+	});
+
+	test('ioredis: they stay while it retries by itself, so a later caller gets its last error; they go once it is ready', async () => {
 		const client = new FakeRedis();
 		const before = client.totalListeners();
 		const guard = guardedRedis(client);
 		const pending = guard.ensureConnected();
-		client.fail(refused(), {retry: true});
+		const cause = refused();
+		client.fail(cause, {retry: true});
 		await rejection(pending);
+		await flush();
+		expect(client.status).toBe('reconnecting');
 		expect(client.totalListeners()).toBeGreaterThan(before);
-		await guard.close();
+		await expect(guard.ensureConnected()).rejects.toMatchObject({code: 'CONNECT_FAILED', cause});
+		client.retry();
+		await flush();
+		client.succeed();
+		await flush();
 		expect(client.totalListeners()).toBe(before);
 	});
 });

@@ -1,5 +1,5 @@
 /*
-npm run demo [-- --requests N] [--json]
+npm run demo [-- --requests N] [--json] [--metrics-port 9464]
 
 Shows the race and the fix side by side: the same Redis rate-limit store behind the same Prisma fallback, on top of three
 ways of connecting (naive, the "connecting promise" fix, connection-guard).
@@ -7,16 +7,19 @@ ways of connecting (naive, the "connecting promise" fix, connection-guard).
 - Redis: a private redis-server on a free port when one is on PATH; REDIS_URL points it at an existing server instead;
   with neither it runs on ioredis-mock and says so. A TCP proxy in front of it switches Redis "down" for round 2.
 - Prisma: a temporary SQLite file; DATABASE_URL=postgres://… uses PostgreSQL.
+- --metrics-port P serves Prometheus metrics (examples/observability/prometheus.ts) on http://127.0.0.1:P/metrics while
+  the demo runs.
 */
 import {spawnSync} from 'node:child_process';
 import {once} from 'node:events';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
-import {join, resolve} from 'node:path';
+import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {parseArgs} from 'node:util';
 import {Redis} from 'ioredis';
 import RedisMock from 'ioredis-mock';
+import {createGuardMetrics, serveMetrics, type GuardMetrics} from '../observability/prometheus.js';
 import {FallbackRateLimitStore, type RateLimitStore} from '../rate-limit/fallback-store.js';
 import {createRateLimitPrisma, type RateLimitPrisma} from '../rate-limit/prisma-clients.js';
 import {PrismaRateLimitStore} from '../rate-limit/prisma-store.js';
@@ -35,12 +38,13 @@ const {values: flags} = parseArgs({
 	options: {
 		requests: {type: 'string', default: '500'},
 		json: {type: 'boolean', default: false},
+		'metrics-port': {type: 'string'},
 		help: {type: 'boolean', default: false},
 	},
 });
 
 if (flags.help) {
-	console.log('Usage: npm run demo -- [--requests N] [--json]\n  REDIS_URL=redis://…   use an existing Redis\n  DATABASE_URL=postgres://…   use PostgreSQL for the fallback');
+	console.log('Usage: npm run demo -- [--requests N] [--json] [--metrics-port 9464]\n  REDIS_URL=redis://…   use an existing Redis\n  DATABASE_URL=postgres://…   use PostgreSQL for the fallback');
 	process.exit(0);
 }
 
@@ -49,6 +53,14 @@ if (!Number.isInteger(requests) || requests <= 0) {
 	console.error(`--requests must be a positive integer, got ${flags.requests}`);
 	process.exit(2);
 }
+
+const metricsPort = flags['metrics-port'] === undefined ? undefined : Number(flags['metrics-port']);
+if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535)) {
+	console.error(`--metrics-port must be a port number, got ${flags['metrics-port']}`);
+	process.exit(2);
+}
+
+let metrics: GuardMetrics | undefined;
 
 /** Progress goes to stderr, so `--json` leaves stdout with exactly one JSON object. */
 const progress = (text: string, final = false) => {
@@ -208,7 +220,9 @@ function stackFor(name: VariantName, client: RedisClient, prisma: RateLimitPrism
 	const prefix = `demo:${name}:${process.pid}:${Date.now()}:`;
 	const redisStore = countingStore(new RedisRateLimitStore({redis: variants[name](client), windowMs: 60_000, prefix}));
 	const prismaStore = new PrismaRateLimitStore({prisma, windowMs: 60_000, prefix});
-	return {redisStore, store: new FallbackRateLimitStore(redisStore, prismaStore, {cooldownMs, logger: quietLogger})};
+	const store = new FallbackRateLimitStore(redisStore, prismaStore, {cooldownMs, logger: quietLogger});
+	metrics?.observeStore(store);
+	return {redisStore, store};
 }
 
 async function coldStart(name: VariantName, backend: RedisBackend, prisma: RateLimitPrisma): Promise<VariantStats> {
@@ -290,14 +304,20 @@ function table(result: DemoResult, backend: string, database: string): string {
 }
 
 async function main() {
+	let metricsServer: Awaited<ReturnType<typeof serveMetrics>>['server'] | undefined;
+	if (metricsPort !== undefined) {
+		metrics = createGuardMetrics();
+		const served = await serveMetrics(metrics.registry, {port: metricsPort});
+		metricsServer = served.server;
+		// On stderr, so that --json keeps stdout to one object.
+		process.stderr.write(`metrics: ${served.url}\n`);
+	}
+
 	const realRedis = Boolean(process.env.REDIS_URL) || hasRedisServer();
 	const backend = realRedis ? await realBackend() : mockBackend();
 	const databaseUrl = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : undefined;
 	const sqliteDir = databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'connection-guard-demo-'));
-	const {prisma, provider} = await createRateLimitPrisma(
-		databaseUrl ?? `file:${join(sqliteDir!, 'rate-limit.db')}`,
-		resolve(import.meta.dirname, '../rate-limit/prisma/migrations'),
-	);
+	const {prisma, provider} = await createRateLimitPrisma(databaseUrl ?? `file:${join(sqliteDir!, 'rate-limit.db')}`);
 	try {
 		const coldStartStats = {} as Record<VariantName, VariantStats>;
 		for (const name of ['naive', 'seedFix', 'guarded'] as const) {
@@ -319,6 +339,8 @@ async function main() {
 			console.log(table(result, backend.description, provider === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : 'a temporary SQLite file'));
 		}
 	} finally {
+		metrics?.close();
+		metricsServer?.close();
 		await backend.stop();
 		await prisma.$disconnect();
 		if (sqliteDir) {

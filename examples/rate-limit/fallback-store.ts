@@ -1,3 +1,4 @@
+import {EventEmitter} from 'node:events';
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
 import {checkKey, toConsumeResult, type ConsumeResult} from './options.js';
 
@@ -30,6 +31,18 @@ export class RateLimitStoreUnavailableError extends Error {
 /** Which store answered a call. */
 export type DecidedBy = 'primary' | 'fallback';
 
+/** A circuit transition: `open` when the primary failed (with its error), `closed` when a probe succeeded. */
+export type CircuitEvent = {state: 'open'; cause: unknown} | {state: 'closed'};
+
+/**
+What the store emits, for metrics and alerting (`store.on('circuit', …)`): `circuit` on every transition (the log lines stay),
+`decision` once per counted hit, with the store that answered.
+*/
+export type FallbackRateLimitStoreEvents = {
+	circuit: [event: CircuitEvent];
+	decision: [decidedBy: DecidedBy];
+};
+
 /** `increment()`'s answer plus which store gave it (for metrics, the demo and tests). */
 export type DecidedRateLimitInfo = ClientRateLimitInfo & {decidedBy: DecidedBy};
 
@@ -43,6 +56,9 @@ Uses the primary store (Redis) and, when it fails, answers from the fallback (Pr
   Success closes the circuit and logs `[rate-limit] Redis store recovered. Back to Redis store for rate limiting.` once;
   failure keeps it open for another cooldown, silently (same outage).
 
+Transitions are also emitted as `circuit` events and each counted hit as a `decision` event, for metrics (see
+`examples/observability/`).
+
 If the fallback fails too, the call rejects with `RateLimitStoreUnavailableError`. express-rate-limit then fails closed
 (the request gets an error) unless you set its `passOnStoreError: true` (fail open: the request is let through).
 
@@ -55,7 +71,7 @@ const store = new FallbackRateLimitStore(redisStore, prismaStore, {cooldownMs: 5
 app.use(rateLimit({windowMs: 60_000, limit: 100, store}));
 ```
 */
-export class FallbackRateLimitStore implements Store {
+export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreEvents> implements Store {
 	readonly localKeys = false;
 	readonly limit: number;
 	private openedAt: number | undefined;
@@ -67,6 +83,7 @@ export class FallbackRateLimitStore implements Store {
 	private probing = false;
 
 	constructor(readonly primary: RateLimitStore, readonly fallback: RateLimitStore, options: FallbackRateLimitStoreOptions = {}) {
+		super();
 		for (const [name, store] of [['primary', primary], ['fallback', fallback]] as const) {
 			if (store === null || typeof store !== 'object' || typeof store.increment !== 'function') {
 				throw new TypeError(`Expected \`${name}\` to be a rate-limit store with an \`increment()\` method`);
@@ -94,8 +111,8 @@ export class FallbackRateLimitStore implements Store {
 		return this.primary.prefix;
 	}
 
-	/** `true` while the primary is skipped. */
-	get isOpen(): boolean {
+	/** `true` while the circuit is open: the primary is skipped. */
+	get circuitOpen(): boolean {
 		return this.openedAt !== undefined;
 	}
 
@@ -106,7 +123,8 @@ export class FallbackRateLimitStore implements Store {
 
 	async increment(key: string): Promise<ClientRateLimitInfo> {
 		checkKey(key);
-		const {result} = await this.route(async store => store.increment(key), true);
+		const {result, decidedBy} = await this.route(async store => store.increment(key), true);
+		this.emit('decision', decidedBy);
 		return result;
 	}
 
@@ -114,6 +132,7 @@ export class FallbackRateLimitStore implements Store {
 	async incrementDetailed(key: string): Promise<DecidedRateLimitInfo> {
 		checkKey(key);
 		const {result, decidedBy} = await this.route(async store => store.increment(key), true);
+		this.emit('decision', decidedBy);
 		return {...result, decidedBy};
 	}
 
@@ -181,6 +200,7 @@ export class FallbackRateLimitStore implements Store {
 			`[rate-limit] ${this.names.primary} store failed. Falling back to ${this.names.fallback} store for rate limiting.`,
 			cause,
 		);
+		this.emit('circuit', {state: 'open', cause});
 	}
 
 	private close(): void {
@@ -190,5 +210,6 @@ export class FallbackRateLimitStore implements Store {
 
 		this.openedAt = undefined;
 		this.logger.info(`[rate-limit] ${this.names.primary} store recovered. Back to ${this.names.primary} store for rate limiting.`);
+		this.emit('circuit', {state: 'closed'});
 	}
 }

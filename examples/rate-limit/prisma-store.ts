@@ -1,5 +1,6 @@
 import {readdir, readFile} from 'node:fs/promises';
-import {join, resolve} from 'node:path';
+import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
 import {
 	checkKey, checkStoreOptions, toConsumeResult, windowFromMiddleware, type ConsumeResult, type RateLimitStoreOptions,
@@ -21,10 +22,20 @@ export type PrismaRateLimitStoreOptions = RateLimitStoreOptions & {
 	prisma: PrismaRawClient;
 	/** The clock, in ms since the epoch (tests move it to end a window). @default Date.now */
 	now?: () => number;
+	/**
+	How often a background sweep deletes expired rows (`deleteExpired()`), in ms; `0` turns it off. The timer is
+	`unref`'d, a sweep is skipped while the previous one still runs, and `close()` stops it. @default 60_000
+	*/
+	cleanupIntervalMs?: number;
+	/** Receives one line when sweeps start failing (with the error) and one when they work again. @default console */
+	logger?: {warn(message: string, cause?: unknown): void; info(message: string): void};
 };
 
-/** Where this example keeps its checked-in SQL migrations. */
-export const defaultMigrationsDir = resolve('examples/rate-limit/prisma/migrations');
+/** Where this example keeps its checked-in SQL migrations: beside this file, wherever it is copied and run from. */
+export const defaultMigrationsDir = fileURLToPath(new URL('prisma/migrations/', import.meta.url));
+
+/** Rows deleted per statement by `deleteExpired()`: short statements, so a huge table is never locked for long. */
+export const deleteBatchSize = 1000;
 
 /**
 Apply the checked-in SQL migrations (`*.{provider}.sql`, in name order) to the database. Prisma 7's `migrate`/`db push`
@@ -66,10 +77,23 @@ export class PrismaRateLimitStore implements Store {
 	readonly limit: number;
 	private readonly prisma: PrismaRawClient;
 	private readonly now: () => number;
+	private readonly logger: NonNullable<PrismaRateLimitStoreOptions['logger']>;
+	private readonly sweepTimer: NodeJS.Timeout | undefined;
+	private sweeping: Promise<void> | undefined;
+	private sweepFailing = false;
 
 	constructor(options: PrismaRateLimitStoreOptions) {
 		const {windowMs, limit, prefix} = checkStoreOptions(options);
-		const {prisma, now = Date.now} = options;
+		const {prisma, now = Date.now, cleanupIntervalMs = 60_000, logger = console} = options;
+		if (typeof cleanupIntervalMs !== 'number') {
+			throw new TypeError(`Expected \`cleanupIntervalMs\` to be a number of milliseconds, got \`${typeof cleanupIntervalMs}\``);
+		}
+
+		// Past 2^31 − 1 ms, setInterval fires every millisecond instead.
+		if (!Number.isFinite(cleanupIntervalMs) || cleanupIntervalMs < 0 || cleanupIntervalMs > 2_147_483_647) {
+			throw new RangeError(`Expected \`cleanupIntervalMs\` to be a number of milliseconds from 0 (off) to 2147483647, got \`${String(cleanupIntervalMs)}\``);
+		}
+
 		if (prisma === null || typeof prisma !== 'object' || typeof prisma.$queryRaw !== 'function') {
 			throw new TypeError('Expected `prisma` to be a Prisma client');
 		}
@@ -83,6 +107,63 @@ export class PrismaRateLimitStore implements Store {
 		this.prefix = prefix;
 		this.prisma = prisma;
 		this.now = now;
+		this.logger = logger;
+		if (cleanupIntervalMs > 0) {
+			this.sweepTimer = setInterval(() => {
+				this.sweep();
+			}, cleanupIntervalMs);
+			// The sweep is housekeeping: it must never keep a process alive.
+			this.sweepTimer.unref();
+		}
+	}
+
+	/**
+	Delete the rows whose window has ended, in batches of `deleteBatchSize`, and resolve with how many went. Expired rows
+	count as absent anyway (an increment restarts them at 1), so this only frees space: every prefix sharing the table is
+	swept.
+	*/
+	async deleteExpired(): Promise<number> {
+		const now = this.now();
+		let total = 0;
+		for (;;) {
+			// eslint-disable-next-line no-await-in-loop
+			const deleted = await this.prisma.$executeRaw`
+				DELETE FROM "rate_limit_hits" WHERE "key" IN (
+					SELECT "key" FROM "rate_limit_hits" WHERE "reset_at" <= ${now} LIMIT ${deleteBatchSize}
+				)`;
+			total += deleted;
+			// Anything but a full batch (fewer rows, or a driver that counts nothing) means the table is done.
+			if (!(deleted >= deleteBatchSize)) {
+				return total;
+			}
+		}
+	}
+
+	/** Stop the background sweep, and wait for one that is running. */
+	async close(): Promise<void> {
+		clearInterval(this.sweepTimer);
+		await this.sweeping;
+	}
+
+	/** One background sweep; skipped while the previous one runs. Never rejects: failures are logged once per streak. */
+	private sweep(): void {
+		if (this.sweeping) {
+			return;
+		}
+
+		this.sweeping = this.deleteExpired().then(() => {
+			if (this.sweepFailing) {
+				this.sweepFailing = false;
+				this.logger.info('[rate-limit] Expired-row cleanup works again.');
+			}
+		}, (error: unknown) => {
+			if (!this.sweepFailing) {
+				this.sweepFailing = true;
+				this.logger.warn('[rate-limit] Expired-row cleanup failed; it retries on its interval.', error);
+			}
+		}).finally(() => {
+			this.sweeping = undefined;
+		});
 	}
 
 	init(options: MiddlewareOptions): void {

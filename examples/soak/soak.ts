@@ -8,7 +8,7 @@ Expected: failed 0, decidedByRedis + decidedByFallback == requests, listenerDrif
 */
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
-import {join, resolve} from 'node:path';
+import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {parseArgs} from 'node:util';
 import {Redis} from 'ioredis';
@@ -48,7 +48,7 @@ const listenerCount = (client: Redis) => client.eventNames().reduce((sum, name) 
 
 const server = await RedisServer.start();
 const sqliteDir = mkdtempSync(join(tmpdir(), 'connection-guard-soak-'));
-const {prisma} = await createRateLimitPrisma(`file:${join(sqliteDir, 'soak.db')}`, resolve(import.meta.dirname, '../rate-limit/prisma/migrations'));
+const {prisma} = await createRateLimitPrisma(`file:${join(sqliteDir, 'soak.db')}`);
 const client = new Redis({
 	port: server.port, lazyConnect: true, retryStrategy: (times: number) => Math.min(times * 50, 500), maxRetriesPerRequest: 1, disconnectTimeout: 100,
 });

@@ -1,5 +1,5 @@
 import {spawn, type ChildProcess, execFile} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {createServer} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -45,14 +45,30 @@ export class RedisServer {
 	readonly dir = mkdtempSync(join(tmpdir(), 'connection-guard-redis-'));
 	process: ChildProcess | undefined;
 
-	private constructor(readonly port: number, private readonly extraArguments: string[]) {}
+	private constructor(readonly port: number, private readonly extraArguments: string[], configLines?: string[]) {
+		if (configLines) {
+			// A config file, not arguments: a sentinel rewrites it with what it learns, and must find that after a restart.
+			this.configFile = join(this.dir, 'redis.conf');
+			writeFileSync(this.configFile, `${configLines.join('\n')}\n`);
+		}
+	}
 
-	/** Start a server on a free port (or `port`). */
-	static async start({port, extraArguments = []}: {port?: number; extraArguments?: string[]} = {}): Promise<RedisServer> {
-		const server = new RedisServer(port ?? await freePort({withBus: extraArguments.includes('--cluster-enabled')}), extraArguments);
+	private readonly configFile: string | undefined;
+
+	/**
+	Start a server on a free port (or `port`). `configLines` go to a config file in the server's dir (`--sentinel` among
+	`extraArguments` starts a sentinel); `redis-cli` for the readiness check gets `cliArguments` (TLS options).
+	*/
+	static async start({port, extraArguments = [], configLines, cliArguments = []}: {
+		port?: number; extraArguments?: string[]; configLines?: string[]; cliArguments?: string[];
+	} = {}): Promise<RedisServer> {
+		const server = new RedisServer(port ?? await freePort({withBus: extraArguments.includes('--cluster-enabled')}), extraArguments, configLines);
+		server.cliArguments = cliArguments;
 		await server.restart();
 		return server;
 	}
+
+	private cliArguments: string[] = [];
 
 	/** A port reserved for a server that is not started yet (down at start). */
 	static async reserve(extraArguments: string[] = []): Promise<RedisServer> {
@@ -70,6 +86,7 @@ export class RedisServer {
 		}
 
 		const child = spawn('redis-server', [
+			...(this.configFile ? [this.configFile] : []),
 			'--port', String(this.port),
 			'--bind', '127.0.0.1',
 			'--save', '',
@@ -87,7 +104,7 @@ export class RedisServer {
 		const deadline = Date.now() + 10_000;
 		while (Date.now() < deadline) {
 			// eslint-disable-next-line no-await-in-loop
-			if (await cli(this.port, 'PING').then(reply => reply === 'PONG', () => false)) {
+			if (await cli(this.port, ...this.cliArguments, 'PING').then(reply => reply === 'PONG', () => false)) {
 				return;
 			}
 
