@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Checks what users install: packs the tarball, lints it with publint and @arethetypeswrong/cli, then installs it into a
-// temporary project and uses it from both require() and import. Run after `npm run build` (packing skips `prepare`).
+// Checks what users install: packs the tarball, lints it with publint and @arethetypeswrong/cli, then installs it into
+// a temporary project and uses it from both require() and import. Run after `npm run build` (packing skips `prepare`).
 import {execFileSync} from 'node:child_process';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -40,7 +40,7 @@ try {
 		if (results[0] !== client || client.calls !== 1) throw new Error('guard did not share one connect()');
 		if (await singleFlight(() => 42)() !== 42) throw new Error('singleFlight broken');
 		if (!(new ConnectionGuardError('TIMEOUT', 'x') instanceof Error)) throw new Error('error class broken');
-		console.log('ok:', MODE);`;
+		console.log('ok:', MODE, 'on Node', process.version);`;
 
 	writeFileSync(join(app, 'smoke.cjs'), `${client}
 		const {guardedRedis, singleFlight, ConnectionGuardError} = require('connection-guard');
@@ -52,8 +52,12 @@ try {
 		import {guardedRedis, singleFlight, ConnectionGuardError} from 'connection-guard';
 		const MODE = 'import';
 		${use}`);
-	run('node', ['smoke.cjs'], {cwd: app});
-	run('node', ['smoke.mjs'], {cwd: app});
+	// The machine's Node, and every other Node binary named in SMOKE_NODES (colon-separated; .ci/run passes 22, 24, 26).
+	const nodes = [process.execPath, ...(process.env.SMOKE_NODES ?? '').split(':').filter(Boolean)];
+	for (const node of nodes) {
+		run(node, ['smoke.cjs'], {cwd: app});
+		run(node, ['smoke.mjs'], {cwd: app});
+	}
 } finally {
 	rmSync(work, {recursive: true, force: true});
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Type-checks every ```ts block of README.md and examples/README.md and every JSDoc @example of src/ against the built
-// package (self-reference) and the examples, so none can drift from the API. Each block becomes its own module; names the prose takes as given
-// (an app's `client`, `redis`, `app`, ...) and the package's exports are declared in a shared prelude.
+// package (self-reference) and the examples, so none can drift from the API. Each block becomes its own module; names
+// the prose takes as given (an app's `client`, `redis`, `app`, ...) and the package's exports are declared in a shared
+// prelude.
 import {execFileSync} from 'node:child_process';
 import {mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {join, resolve} from 'node:path';
@@ -49,11 +50,9 @@ declare global {
 	type ConnectionGuardErrorCode = Guard.ConnectionGuardErrorCode;
 }
 `);
-const files = blocks.map((code, index) => {
-	const file = `snippet-${String(index + 1).padStart(2, '0')}.ts`;
-	writeFileSync(join(out, file), `${code}\nexport {};\n`);
-	return file;
-});
+for (const [index, code] of blocks.entries()) {
+	writeFileSync(join(out, `snippet-${String(index + 1).padStart(2, '0')}.ts`), `${code}\nexport {};\n`);
+}
 writeFileSync(join(out, 'tsconfig.json'), JSON.stringify({
 	extends: '../../tsconfig.json',
 	compilerOptions: {noUnusedLocals: false, types: ['node']},

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Generates the example Prisma clients (SQLite and PostgreSQL). Prisma 7 generates with WASM, but its CLI still looks for a
-// native schema engine it would download (unreachable here and unneeded for `generate`): any existing file satisfies it.
+// Generates the example Prisma clients (SQLite and PostgreSQL). Prisma 7 generates with WASM, but its CLI still looks
+// for a native schema engine it would download (unreachable here and unneeded for `generate`): any existing file
+// satisfies it.
 import {execFileSync} from 'node:child_process';
 import {resolve} from 'node:path';
 

@@ -1,27 +1,29 @@
 /*
-The one state of one client, shared by every guard of it and by every copy of this package in the process. It watches the
-client through its adapter and answers every waiting `ensureConnected()` call from what it sees.
+The one state of one client, shared by every guard of it and by every copy of this package in the process. It watches
+the client through its adapter and answers every waiting `ensureConnected()` call from what it sees.
 
 This state machine is hand-written rather than built on `singleFlight`: an attempt must outlive its waiters (a frozen
-server keeps the attempt's trace open after every caller timed out), waiters of the two modes leave an attempt differently
-(fail fast on its failure, or wait for the next try), and `close()` must end it from outside.
+server keeps the attempt's trace open after every caller timed out), waiters of the two modes leave an attempt
+differently (fail fast on its failure, or wait for the next try), and `close()` must end it from outside.
 
-Level-triggered: every event of the client, every settled `connect()` and every new waiter runs `#step()`, which reads the
-client's phase now rather than trusting which event woke it (ioredis emits status events a tick late, so an event may be
-an echo of an earlier try).
+Level-triggered: every event of the client, every settled `connect()` and every new waiter runs `#step()`, which reads
+the client's phase now rather than trusting which event woke it (ioredis emits status events a tick late, so an event
+may be an echo of an earlier try).
 */
 import type {ClientAdapter} from './client-adapter.js';
+import type {SharedClientState} from './registry.js';
 import {
 	abortedError, closedError, connectFailedError, connectionClosed, timeoutError, type ConnectionGuardError,
 } from './errors.js';
-import {connectChannel, hasSubscribers, type ConnectTraceContext} from './tracing.js';
+import {endConnectTrace, startConnectTrace, type ConnectTraceContext} from './tracing.js';
 
-// `setTimeout` fires after 1 ms for longer delays (with a TimeoutOverflowWarning); anything longer waits without a timer.
+// `setTimeout` fires after 1 ms for longer delays (with a TimeoutOverflowWarning); anything longer waits without a
+// timer.
 const maxTimerMs = 2_147_483_647;
 
 /**
-The guard's own backoff between the `connect()` calls it makes for `waitForReady` callers when the client will not retry by
-itself: 50 ms, doubling, at most 1 s. Documented in the README.
+The guard's own backoff between the `connect()` calls it makes for `waitForReady` callers when the client will not retry
+by itself: 50 ms, doubling, at most 1 s. Documented in the README.
 */
 export const firstRetryDelayMs = 50;
 export const maxRetryDelayMs = 1000;
@@ -52,22 +54,7 @@ type Attempt = {
 	readonly trace: ConnectTraceContext | undefined;
 };
 
-/**
-What every copy of the package relies on: guards from another copy call these members, so they only ever grow (the
-registry key below carries the version of this shape).
-*/
-export type SharedClientState = {
-	readonly client: unknown;
-	/** The one promise the ready fast path hands out: no allocation per call on a ready client. */
-	readonly readyPromise: Promise<unknown>;
-	readonly closed: boolean;
-	describe(): string;
-	isReady(): boolean;
-	wait(timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean): Promise<unknown>;
-	close(timeoutMs: number): Promise<void>;
-};
-
-class ClientState implements SharedClientState {
+export class ClientState implements SharedClientState {
 	readonly readyPromise: Promise<unknown>;
 	/** The client's last reported error since it was last ready: the `cause` of failures and timeouts. */
 	#lastError: unknown;
@@ -78,7 +65,7 @@ class ClientState implements SharedClientState {
 	readonly #waiters = new Set<Waiter>();
 	#unsubscribe: (() => void) | undefined;
 	#retryTimer: NodeJS.Timeout | undefined;
-	/** A try failed while wait-for-ready callers waited: once the client is idle, the guard retries after `#retryDelayMs`. */
+	/** A try failed while wait-for-ready callers waited: once the client is idle, the guard retries after a delay. */
 	#backoffDue = false;
 	#retryDelayMs = firstRetryDelayMs;
 
@@ -279,16 +266,9 @@ class ClientState implements SharedClientState {
 	}
 
 	#startAttempt(calledConnect: boolean): Attempt {
-		const trace = hasSubscribers(connectChannel)
-			? {server: this.describe(), calledConnect, waiters: this.#waiters.size}
-			: undefined;
+		const trace = startConnectTrace(() => this.describe(), calledConnect, this.#waiters.size);
 		const attempt: Attempt = {calledConnect, awaitingConnect: calledConnect, error: undefined, trace};
 		this.#attempt = attempt;
-		if (trace) {
-			connectChannel.start.publish(trace);
-			connectChannel.end.publish(trace);
-		}
-
 		return attempt;
 	}
 
@@ -296,13 +276,7 @@ class ClientState implements SharedClientState {
 		const trace = this.#attempt?.trace;
 		this.#attempt = undefined;
 		if (trace) {
-			if (error) {
-				trace.error = error;
-				connectChannel.error.publish(trace);
-			}
-
-			connectChannel.asyncStart.publish(trace);
-			connectChannel.asyncEnd.publish(trace);
+			endConnectTrace(trace, error);
 		}
 	}
 
@@ -358,23 +332,4 @@ class ClientState implements SharedClientState {
 			}
 		}
 	}
-}
-
-// One registry per process, not per copy of the package: the ESM and CommonJS builds and duplicated installs all find the
-// same state for a client, so two copies never connect it twice and `close()` through one closes it for all. The key's
-// version changes only when `SharedClientState` changes incompatibly.
-const registryKey = Symbol.for('connection-guard.clientStates.v1');
-const registry: WeakMap<object, SharedClientState> = ((globalThis as Record<symbol, unknown>)[registryKey] as
-	WeakMap<object, SharedClientState> | undefined) ?? new WeakMap();
-(globalThis as Record<symbol, unknown>)[registryKey] = registry;
-
-/** The state of `client`, made with `makeAdapter()` when no copy of the package has one for it yet. */
-export function sharedStateOf(client: object, makeAdapter: () => ClientAdapter): SharedClientState {
-	let state = registry.get(client);
-	if (!state) {
-		state = new ClientState(client, makeAdapter());
-		registry.set(client, state);
-	}
-
-	return state;
 }

@@ -15,12 +15,14 @@ function isTransient(code: ConnectionGuardErrorCode) {
 */
 export type ConnectionGuardErrorCode = 'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CLOSED';
 
-// A registry-wide symbol, so that an error made by another copy of this package (its CommonJS build, or a second install)
-// still passes `instanceof ConnectionGuardError` here: each copy has its own class, but they all stamp this brand.
+// A registry-wide symbol, so that an error made by another copy of this package (its CommonJS build, or a second
+// install) still passes `instanceof ConnectionGuardError` here: each copy has its own class, but they all stamp this
+// brand.
 const brand = Symbol.for('connection-guard.ConnectionGuardError');
 
 /**
-The one error type `ensureConnected()` rejects with. Branch on `code`; the underlying error, when there is one, is `cause`.
+The one error type `ensureConnected()` rejects with. Branch on `code`; the underlying error, when there is one, is
+`cause`.
 
 A new instance is created for every failure (never a shared singleton), so `stack` and `cause` belong to that failure.
 `instanceof` holds for errors from any copy of the package in the process (the ESM and CommonJS builds, duplicated

@@ -1,5 +1,5 @@
-import {adapterFor} from './client-adapter.js';
-import {sharedStateOf} from './client-state.js';
+import {adapterFor} from './recognise-client.js';
+import {sharedStateOf} from './registry.js';
 import {
 	describeValue, invalidBoolean, invalidMilliseconds, invalidOptionsObject, invalidSignal,
 } from './options.js';
@@ -23,8 +23,8 @@ export type GuardedRedisOptions = {
 	readonly timeoutMs?: number;
 
 	/**
-	Default mode of each `ensureConnected()` call: `false` fails fast, `true` waits through failed tries until the deadline.
-	See {@link EnsureConnectedOptions.waitForReady}.
+	Default mode of each `ensureConnected()` call: `false` fails fast, `true` waits through failed tries until the
+	deadline. See {@link EnsureConnectedOptions.waitForReady}.
 
 	@default false
 	*/
@@ -57,9 +57,9 @@ export type EnsureConnectedOptions = {
 	readonly signal?: AbortSignal;
 
 	/**
-	`false` (fail fast): reject with `CONNECT_FAILED` as soon as the client is known to be failing — the try this call waits
-	on fails, or the client is between tries — never waiting for a backoff timer. `TIMEOUT` only when a try is under way and
-	does not finish by the deadline (a frozen server). For request paths with a fallback.
+	`false` (fail fast): reject with `CONNECT_FAILED` as soon as the client is known to be failing — the try this call
+	waits on fails, or the client is between tries — never waiting for a backoff timer. `TIMEOUT` only when a try is under
+	way and does not finish by the deadline (a frozen server). For request paths with a fallback.
 
 	`true` (wait for ready, as gRPC's call option of that name): wait through failed tries until the client is ready or the
 	deadline passes (`TIMEOUT`, with the last error as `cause`). A client that retries by itself is left to it; one that
@@ -93,8 +93,8 @@ export type RedisGuard<C> = {
 	readonly isReady: boolean;
 
 	/**
-	Resolve with the client once it is ready, connecting it if needed — at most one `connect()` per client at a time, shared
-	by every concurrent caller of every guard of that client. Rejects with a {@link ConnectionGuardError}.
+	Resolve with the client once it is ready, connecting it if needed — at most one `connect()` per client at a time,
+	shared by every concurrent caller of every guard of that client. Rejects with a {@link ConnectionGuardError}.
 	*/
 	ensureConnected(options?: EnsureConnectedOptions): Promise<C>;
 
@@ -108,8 +108,8 @@ export type RedisGuard<C> = {
 
 /**
 The smallest shape `guardedRedis` accepts at the type level; the runtime check is stricter: it recognises ioredis and
-iovalkey `Redis` and `Cluster` by their `status`, node-redis clients and clusters by `isOpen`/`isReady`, and ioredis-mock
-by its `connected`.
+iovalkey `Redis` and `Cluster` by their `status`, node-redis clients and clusters by `isOpen`/`isReady`, and
+ioredis-mock by its `connected`.
 
 @example
 ```
@@ -128,10 +128,10 @@ const defaultTimeoutMs = 5000;
 /**
 Wrap an existing Redis client so that `ensureConnected()` is race-free.
 
-Any number of concurrent callers share one `client.connect()`; a client that is already connecting (its constructor, a lazy
-first command, or its own retry) is waited for without calling `connect()`; a failure reaches every fail-fast waiter of
-that try as one `ConnectionGuardError`, and the next call starts afresh. Every guard of the same client — from any copy of
-this package in the process — shares one state.
+Any number of concurrent callers share one `client.connect()`; a client that is already connecting (its constructor, a
+lazy first command, or its own retry) is waited for without calling `connect()`; a failure reaches every fail-fast
+waiter of that try as one `ConnectionGuardError`, and the next call starts afresh. Every guard of the same client — from
+any copy of this package in the process — shares one state.
 
 Supports ioredis and iovalkey `Redis` and `Cluster`, node-redis `createClient` and `createCluster` (v5, v6), and
 ioredis-mock, recognised by shape.

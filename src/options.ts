@@ -16,7 +16,7 @@ export function invalidOptionsObject(value: unknown, name = 'options'): TypeErro
 	return new TypeError(`Expected \`${name}\` to be an object, got \`${describeValue(value)}\``);
 }
 
-/** A TypeError/RangeError when `value` is neither `undefined` nor a non-negative number of milliseconds (or `Infinity`). */
+/** A TypeError/RangeError unless `value` is `undefined` or a non-negative number of milliseconds (or `Infinity`). */
 export function invalidMilliseconds(value: unknown, name: string): TypeError | RangeError | undefined {
 	if (value === undefined) {
 		return undefined;

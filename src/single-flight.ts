@@ -24,9 +24,9 @@ const everyCall = Symbol('singleFlight.everyCall');
 /**
 Wrap `fn` so that concurrent calls share one in-flight promise.
 
-While a call is in flight, every other call with the same key gets the **same promise object** and `fn` is not run again.
-Once that promise settles — fulfilled or rejected — it is forgotten: the next call runs `fn` afresh. Nothing is cached,
-so a failure is never replayed to later callers.
+While a call is in flight, every other call with the same key gets the **same promise object** and `fn` is not run
+again. Once that promise settles — fulfilled or rejected — it is forgotten: the next call runs `fn` afresh. Nothing is
+cached, so a failure is never replayed to later callers.
 
 A synchronous throw from `fn` becomes the shared rejection: calling the returned function never throws.
 Arguments and `this` reach `fn`; plain (non-promise) return values work.
@@ -66,9 +66,10 @@ export function singleFlight<A extends unknown[], T>(
 	}
 
 	const {key} = options;
-	// p-memoize 8 runs `fn` synchronously inside its async wrapper and removes the in-flight entry in a `finally` that runs
-	// before the entry is stored when `fn` throws synchronously: that rejection would then be handed out forever. Turning the
-	// throw into a rejected promise here makes p-memoize store the entry first and remove it once it settles, like any other.
+	// p-memoize 8 runs `fn` synchronously inside its async wrapper and removes the in-flight entry in a `finally` that
+	// runs before the entry is stored when `fn` throws synchronously: that rejection would then be handed out forever.
+	// Turning the throw into a rejected promise here makes p-memoize store the entry first and remove it once it settles,
+	// like any other.
 	const settles = function (this: unknown, ...arguments_: A): T | PromiseLike<T> {
 		try {
 			return fn.apply(this, arguments_);

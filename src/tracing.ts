@@ -2,10 +2,10 @@ import {tracingChannel} from 'node:diagnostics_channel';
 import type {ConnectionGuardError} from './errors.js';
 
 /**
-The context of a `connection-guard:connect` trace: one per **shared attempt**, the try of the client that every concurrent
-waiter joins. Published on the TracingChannel's `start` and `end` when the attempt begins, then `asyncStart`/`asyncEnd`
-when the client is ready, or `error` (then `asyncStart`/`asyncEnd`) with a `CONNECT_FAILED` or `CLOSED` error. A caller's
-own timeout or abort does not end it. Field names are part of the public API (semver).
+The context of a `connection-guard:connect` trace: one per **shared attempt**, the try of the client that every
+concurrent waiter joins. Published on the TracingChannel's `start` and `end` when the attempt begins, then
+`asyncStart`/`asyncEnd` when the client is ready, or `error` (then `asyncStart`/`asyncEnd`) with a `CONNECT_FAILED` or
+`CLOSED` error. A caller's own timeout or abort does not end it. Field names are part of the public API (semver).
 
 @example
 ```
@@ -38,9 +38,9 @@ export type ConnectTraceContext = {
 
 /**
 The context of a `connection-guard:ensureConnected` trace: one per call that is **not** answered by the ready fast path
-(the fast path publishes nothing). Published with `TracingChannel#tracePromise`: `start`, `end`, then `asyncStart`/`asyncEnd`,
-with `error` first when the call rejects (`TIMEOUT`, `ABORTED`, `CONNECT_FAILED` or `CLOSED`). Field names are part of the
-public API (semver).
+(the fast path publishes nothing). Published with `TracingChannel#tracePromise`: `start`, `end`, then
+`asyncStart`/`asyncEnd`, with `error` first when the call rejects (`TIMEOUT`, `ABORTED`, `CONNECT_FAILED` or `CLOSED`).
+Field names are part of the public API (semver).
 
 @example
 ```
@@ -96,4 +96,31 @@ export const ensureConnectedChannel = tracingChannel<unknown, EnsureConnectedTra
 /** `TracingChannel#hasSubscribers` (Node 20.13+; missing from @types/node 20's typings). */
 export function hasSubscribers(channel: object): boolean {
 	return (channel as {hasSubscribers?: boolean}).hasSubscribers === true;
+}
+
+/** Open the trace of a shared attempt, when anyone listens; `describe` is only called then. */
+export function startConnectTrace(
+	describe: () => string,
+	calledConnect: boolean,
+	waiters: number,
+): ConnectTraceContext | undefined {
+	if (!hasSubscribers(connectChannel)) {
+		return undefined;
+	}
+
+	const trace: ConnectTraceContext = {server: describe(), calledConnect, waiters};
+	connectChannel.start.publish(trace);
+	connectChannel.end.publish(trace);
+	return trace;
+}
+
+/** Close a shared attempt's trace: `asyncEnd` when ready, `error` first when not. */
+export function endConnectTrace(trace: ConnectTraceContext, error: ConnectionGuardError | undefined): void {
+	if (error) {
+		trace.error = error;
+		connectChannel.error.publish(trace);
+	}
+
+	connectChannel.asyncStart.publish(trace);
+	connectChannel.asyncEnd.publish(trace);
 }

@@ -19,7 +19,7 @@ test('npm run demo -- --json (small N): exactly one JSON object showing the race
 	const result = JSON.parse(lines[0]!) as Record<string, any>;
 
 	expect(Object.keys(result).sort()).toEqual(['coldStart', 'downThenUp']);
-	for (const name of ['naive', 'seedFix', 'guarded']) {
+	for (const name of ['naive', 'connectingPromise', 'guarded']) {
 		const stats = result.coldStart[name];
 		expect(Object.keys(stats).sort()).toEqual(['connectCalls', 'errors', 'fallbacks', 'p50Ms', 'p99Ms']);
 		for (const value of Object.values(stats)) {
@@ -31,10 +31,10 @@ test('npm run demo -- --json (small N): exactly one JSON object showing the race
 
 	// The race: every concurrent caller but the first calls connect() and fails over to Prisma.
 	expect(result.coldStart.naive).toMatchObject({connectCalls: 40, errors: 39, fallbacks: 39});
-	expect(result.coldStart.seedFix).toMatchObject({connectCalls: 40, errors: 39, fallbacks: 39});
+	expect(result.coldStart.connectingPromise).toMatchObject({connectCalls: 40, errors: 39, fallbacks: 39});
 	// The guard: one connect(), nobody falls back.
 	expect(result.coldStart.guarded).toMatchObject({connectCalls: 1, errors: 0, fallbacks: 0});
-	expect(result.downThenUp).toEqual({seedFix: {recovered: false}, guarded: {recovered: true}});
+	expect(result.downThenUp).toEqual({connectingPromise: {recovered: false}, guarded: {recovered: true}});
 });
 
 test('npm run demo -- --metrics-port 0: prints where /metrics is served and serves it while it runs', async () => {

@@ -31,10 +31,10 @@ afterAll(async () => {
 
 const stores: Record<string, () => Store> = {
 	RedisRateLimitStore: () => new RedisRateLimitStore({redis: guardedRedis(client), windowMs: 1000, prefix: uniquePrefix('http')}),
-	PrismaRateLimitStore: () => new PrismaRateLimitStore({prisma, windowMs: 1000, prefix: uniquePrefix('http')}),
+	PrismaRateLimitStore: () => new PrismaRateLimitStore({prisma, windowMs: 1000, prefix: uniquePrefix('http'), cleanupIntervalMs: 0}),
 	FallbackRateLimitStore: () => new FallbackRateLimitStore(
 		new RedisRateLimitStore({redis: guardedRedis(client), windowMs: 1000, prefix: uniquePrefix('http')}),
-		new PrismaRateLimitStore({prisma, windowMs: 1000, prefix: uniquePrefix('http')}),
+		new PrismaRateLimitStore({prisma, windowMs: 1000, prefix: uniquePrefix('http'), cleanupIntervalMs: 0}),
 	),
 };
 

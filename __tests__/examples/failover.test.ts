@@ -1,7 +1,7 @@
 /*
 Cluster failover under traffic: 3 masters + 3 replicas on loopback. The master that owns a hot key is SIGKILLed while
-requests flow through the guarded example store behind the Prisma fallback. Errors go to the fallback, no request is lost
-or left hanging, and traffic returns to Redis once a replica has taken over.
+requests flow through the guarded example store behind the Prisma fallback. Errors go to the fallback, no request is
+lost or left hanging, and traffic returns to Redis once a replica has taken over.
 */
 import {Cluster} from 'ioredis';
 import {guardedRedis} from 'connection-guard';
@@ -29,7 +29,7 @@ test('SIGKILL of the master owning a hot key: every request answered (fallback m
 		const prefix = uniquePrefix('failover');
 		const timeoutMs = 800;
 		const redisStore = new RedisRateLimitStore({redis: guard, windowMs: 600_000, prefix, timeoutMs});
-		const prismaStore = new PrismaRateLimitStore({prisma, windowMs: 600_000, prefix});
+		const prismaStore = new PrismaRateLimitStore({prisma, windowMs: 600_000, prefix, cleanupIntervalMs: 0});
 		const logger = {warn: jest.fn(), info: jest.fn()};
 		const store = new FallbackRateLimitStore(redisStore, prismaStore, {cooldownMs: 200, logger});
 

@@ -34,7 +34,10 @@ afterAll(async () => {
 function stack({cooldownMs = 1000} = {}) {
 	// A lazy client with ioredis' default retries (faster here), as an app would have it.
 	const client = new Redis({
-		port: server.port, lazyConnect: true, retryStrategy: (times: number) => Math.min(times * 20, 200), disconnectTimeout: 100,
+		port: server.port,
+		lazyConnect: true,
+		retryStrategy: (times: number) => Math.min(times * 20, 200),
+		disconnectTimeout: 100,
 	});
 	client.on('error', () => undefined);
 	clients.push(client);
@@ -42,10 +45,12 @@ function stack({cooldownMs = 1000} = {}) {
 	const guard = guardedRedis(client);
 	const prefix = uniquePrefix('fallback');
 	const redisStore = new RedisRateLimitStore({redis: guard, windowMs: 60_000, prefix, timeoutMs: 1000});
-	const prismaStore = new PrismaRateLimitStore({prisma, windowMs: 60_000, prefix});
+	const prismaStore = new PrismaRateLimitStore({prisma, windowMs: 60_000, prefix, cleanupIntervalMs: 0});
 	const logger = {warn: jest.fn(), info: jest.fn()};
 	let offset = 0;
-	const store = new FallbackRateLimitStore(redisStore, prismaStore, {cooldownMs, logger, now: () => Date.now() + offset});
+	const store = new FallbackRateLimitStore(redisStore, prismaStore, {
+		cooldownMs, logger, now: () => Date.now() + offset,
+	});
 	return {
 		client, connect, store, logger,
 		passCooldown() {
@@ -55,7 +60,12 @@ function stack({cooldownMs = 1000} = {}) {
 }
 
 /** `count` requests, `concurrency` at a time; `onProgress(done)` runs after each. Every request must be answered. */
-async function load(store: FallbackRateLimitStore, count: number, concurrency: number, onProgress?: (done: number) => Promise<void> | void) {
+async function load(
+	store: FallbackRateLimitStore,
+	count: number,
+	concurrency: number,
+	onProgress?: (done: number) => Promise<void> | void,
+) {
 	const decided: DecidedBy[] = [];
 	let next = 0;
 	const worker = async () => {

@@ -1,6 +1,7 @@
 /*
-@fastify/rate-limit with the example stores (Redis, with the Prisma fallback on SQLite) over HTTP (`fastify.inject`): the
-limit holds on Redis, holds again while Redis is down (the fallback answers), and the circuit closes once Redis is back.
+@fastify/rate-limit with the example stores (Redis, with the Prisma fallback on SQLite) over HTTP (`fastify.inject`):
+the limit holds on Redis, holds again while Redis is down (the fallback answers), and the circuit closes once Redis is
+back.
 */
 import rateLimit from '@fastify/rate-limit';
 import Fastify, {type FastifyInstance} from 'fastify';

@@ -27,7 +27,8 @@ export function prismaCleanupSuite(name: string, open: () => Promise<Database>, 
 		});
 
 		/** A store on its own prefix and clock; no sweep unless asked for. */
-		function storeAt(clock: {now: number}, options: {cleanupIntervalMs?: number; logger?: {warn: jest.Mock; info: jest.Mock}} = {}) {
+		type StoreOptions = {cleanupIntervalMs?: number; logger?: {warn: jest.Mock; info: jest.Mock}};
+		function storeAt(clock: {now: number}, options: StoreOptions = {}) {
 			const store = new PrismaRateLimitStore({
 				prisma: database.prisma, windowMs: 1000, prefix: uniquePrefix('cleanup'), cleanupIntervalMs: 0, now: () => clock.now, ...options,
 			});

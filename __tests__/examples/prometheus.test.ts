@@ -1,6 +1,6 @@
 /*
-The Prometheus exporter over HTTP, on a real redis-server with the SQLite fallback: scrape /metrics after a cold start and
-across an outage (Redis killed, then back).
+The Prometheus exporter over HTTP, on a real redis-server with the SQLite fallback: scrape /metrics after a cold start
+and across an outage (Redis killed, then back).
 */
 import type {Server} from 'node:http';
 import {Redis} from 'ioredis';
@@ -30,9 +30,11 @@ beforeAll(async () => {
 	client.on('error', () => undefined);
 	const prefix = uniquePrefix('metrics');
 	const redisStore = new RedisRateLimitStore({redis: guardedRedis(client), windowMs: 60_000, prefix, timeoutMs: 1000});
-	const prismaStore = new PrismaRateLimitStore({prisma: sqlite.prisma, windowMs: 60_000, prefix});
+	const prismaStore = new PrismaRateLimitStore({prisma: sqlite.prisma, windowMs: 60_000, prefix, cleanupIntervalMs: 0});
 	const logger = {warn: jest.fn(), info: jest.fn()};
-	store = new FallbackRateLimitStore(redisStore, prismaStore, {cooldownMs: 1000, logger, now: () => Date.now() + offset});
+	store = new FallbackRateLimitStore(redisStore, prismaStore, {
+		cooldownMs: 1000, logger, now: () => Date.now() + offset,
+	});
 	metrics = createGuardMetrics();
 	metrics.observeStore(store);
 	http = await serveMetrics(metrics.registry, {port: 0});

@@ -103,7 +103,9 @@ export function storeContract(target: StoreTarget): void {
 }
 
 /** The Prisma store on a database opened by `open`, with a clock that endWindow() moves forward. */
-export function prismaTarget(name: string, open: () => Promise<{prisma: RateLimitPrisma; cleanup(): Promise<void>}>): StoreTarget {
+type OpenDatabase = () => Promise<{prisma: RateLimitPrisma; cleanup(): Promise<void>}>;
+
+export function prismaTarget(name: string, open: OpenDatabase): StoreTarget {
 	let prisma: RateLimitPrisma;
 	let cleanup: () => Promise<void>;
 	// Real time plus an offset that endWindow() moves forward.
@@ -115,7 +117,8 @@ export function prismaTarget(name: string, open: () => Promise<{prisma: RateLimi
 			({prisma, cleanup} = await open());
 		},
 		teardown: async () => cleanup(),
-		store: ({windowMs}) => new PrismaRateLimitStore({prisma, windowMs, prefix: uniquePrefix('sql'), now}),
+		// The background sweep has its own tests (prisma-cleanup.ts).
+		store: ({windowMs}) => new PrismaRateLimitStore({prisma, windowMs, prefix: uniquePrefix('sql'), now, cleanupIntervalMs: 0}),
 		async endWindow(info) {
 			offset += Math.max(0, info.resetTime!.getTime() - now());
 		},
@@ -125,4 +128,3 @@ export function prismaTarget(name: string, open: () => Promise<{prisma: RateLimi
 		},
 	};
 }
-

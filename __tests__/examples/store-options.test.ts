@@ -14,7 +14,8 @@ afterAll(() => {
 
 const factories = {
 	RedisRateLimitStore: (options: object) => new RedisRateLimitStore({redis: mock, windowMs: 1000, ...options} as never),
-	PrismaRateLimitStore: (options: object) => new PrismaRateLimitStore({prisma, windowMs: 1000, ...options} as never),
+	PrismaRateLimitStore: (options: object) =>
+		new PrismaRateLimitStore({prisma, windowMs: 1000, cleanupIntervalMs: 0, ...options} as never),
 };
 
 describe.each(Object.entries(factories))('%s construction', (_name, create) => {

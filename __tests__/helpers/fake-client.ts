@@ -3,8 +3,9 @@ import {deferred, type Deferred} from './deferred.js';
 import {totalListeners} from './listeners.js';
 
 /**
-A fake ioredis client that walks ioredis' status machine under the test's control: `connect()` returns a promise that stays
-pending until the test calls `succeed()` or `fail()`. Status changes are emitted on the next tick, as ioredis does.
+A fake ioredis client that walks ioredis' status machine under the test's control: `connect()` returns a promise that
+stays pending until the test calls `succeed()` or `fail()`. Status changes are emitted on the next tick, as ioredis
+does.
 */
 export class FakeRedis extends EventEmitter {
 	status = 'wait';
@@ -92,8 +93,8 @@ export class FakeRedis extends EventEmitter {
 }
 
 /**
-A fake node-redis client (`redis` v5/v6): `isOpen`/`isReady`, one pending `connect()` that retries inside, events emitted
-synchronously as node-redis does. The test decides each try's outcome.
+A fake node-redis client (`redis` v5/v6): `isOpen`/`isReady`, one pending `connect()` that retries inside, events
+emitted synchronously as node-redis does. The test decides each try's outcome.
 */
 export class FakeNodeRedis extends EventEmitter {
 	isOpen = false;

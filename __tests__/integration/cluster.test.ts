@@ -7,7 +7,9 @@ import {guardContract, type GuardClient, type Target} from './contract.js';
 
 jest.setTimeout(60_000);
 
-function clusterTarget(name: string, ClusterClass: new (nodes: unknown[], options: Record<string, unknown>) => GuardClient): Target {
+type ClusterClass = new (nodes: unknown[], options: Record<string, unknown>) => GuardClient;
+
+function clusterTarget(name: string, ClusterClass: ClusterClass): Target {
 	let cluster: RedisCluster;
 	let refusedPort: number;
 

@@ -42,7 +42,7 @@ export type Target = {
 	thaw(): void;
 	/** Drop a client after a test. */
 	dispose(client: GuardClient): void;
-	/** The app stops the client itself (ioredis `quit()`, node-redis `close()`); resolves when the client says it is done. */
+	/** The app stops the client itself (ioredis `quit()`, node-redis `close()`); resolves when the client is done. */
 	appClose(client: GuardClient): Promise<unknown>;
 	/** The client has ended (ioredis status `end`; node-redis neither open nor ready). */
 	ended(client: GuardClient): boolean;
@@ -338,7 +338,8 @@ export function guardContract(target: Target, {failureCases = true} = {}): void 
 					const guardConnects = spyOnGuardConnects(client);
 					const guard = guardOf(client);
 
-					const results = await Promise.all(Array.from({length: 20}, async () => timed(async () => guard.ensureConnected({timeoutMs: 1000}))));
+					const results = await Promise.all(Array.from({length: 20}, async () =>
+					timed(async () => guard.ensureConnected({timeoutMs: 1000}))));
 					for (const {ms, error} of results) {
 						expect(error?.code).toBe('TIMEOUT');
 						expect(error?.message).toMatch(refusedCause);
@@ -359,7 +360,8 @@ export function guardContract(target: Target, {failureCases = true} = {}): void 
 					const guardConnects = spyOnGuardConnects(client);
 					const guard = guardOf(client);
 
-					const results = await Promise.all(Array.from({length: 20}, async () => timed(async () => guard.ensureConnected({timeoutMs: 1000}))));
+					const results = await Promise.all(Array.from({length: 20}, async () =>
+					timed(async () => guard.ensureConnected({timeoutMs: 1000}))));
 					for (const {ms, error} of results) {
 						expect(error?.code).toBe('TIMEOUT');
 						expect((error?.cause as Error).message).toMatch(refusedCause);
@@ -446,7 +448,8 @@ export function guardContract(target: Target, {failureCases = true} = {}): void 
 				const client = make();
 				const guard = guardedRedis(client);
 				const before = totalListeners(client);
-				const waiters = Array.from({length: 5000}, async (_, index) => guard.ensureConnected({waitForReady: index % 2 === 0}));
+				const waiters = Array.from({length: 5000}, async (_, index) =>
+					guard.ensureConnected({waitForReady: index % 2 === 0}));
 				expect(totalListeners(client) - before).toBeLessThanOrEqual(10);
 				await Promise.all(waiters);
 				expect(totalListeners(client)).toBe(totalListeners(control));

@@ -1,7 +1,7 @@
 /*
 Two copies of the package in one process — the ESM and CommonJS builds, and a second install — guarding the same client:
-one state (one connect(), close() through one closes all) and `instanceof ConnectionGuardError` holding both ways. Runs the
-built files (npm test builds first) in a child process, as an app would load them.
+one state (one connect(), close() through one closes all) and `instanceof ConnectionGuardError` holding both ways. Runs
+the built files (npm test builds first) in a child process, as an app would load them.
 */
 import {execFileSync} from 'node:child_process';
 import {copyFileSync, mkdirSync} from 'node:fs';

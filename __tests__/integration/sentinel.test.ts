@@ -43,7 +43,8 @@ function sentinelClient(options: ClientOptions = {}, overrides: Record<string, u
 const target: Target = {
 	...ioredisBehaviour,
 	name: 'ioredis Sentinel (master, replica, 3 sentinels)',
-	// ioredis reports the sentinels' failure, with "Last error: Connection is closed." rather than the socket's ECONNREFUSED.
+	// ioredis reports the sentinels' failure, with "Last error: Connection is closed." rather than the socket's
+	// ECONNREFUSED.
 	refusedCause: /All sentinels are unreachable/,
 	// Started and stopped once for the file, above.
 	async start() {},
@@ -51,7 +52,8 @@ const target: Target = {
 	client: options => sentinelClient(options) as unknown as GuardClient,
 	address: options => `sentinel ${topology.name} via ${(options?.refused ? [{port: refusedPort}] : topology.sentinelNodes)
 		.map(({port}) => `127.0.0.1:${port}`).join(', ')}`,
-	// With all sentinels unreachable ioredis retries inside its connect (status stays `connecting`) and says so with `error`.
+	// With all sentinels unreachable ioredis retries inside its connect (status stays `connecting`) and says so with
+	// `error`.
 	async retrying(client) {
 		await new Promise(resolve => {
 			client.once('error', resolve);
@@ -65,8 +67,9 @@ const target: Target = {
 
 guardContract(target);
 
-// node-redis's sentinel client reports a refused or absent topology without the underlying error (an `error` event with no
-// value, a string rejection) and emits no `reconnecting` while it looks for a master: the cases about failures are left out.
+// node-redis's sentinel client reports a refused or absent topology without the underlying error (an `error` event with
+// no value, a string rejection) and emits no `reconnecting` while it looks for a master: the cases about failures are
+// left out.
 guardContract({
 	...nodeRedisBehaviour,
 	start: target.start,
@@ -121,6 +124,7 @@ describe('ioredis Sentinel: kill -9 of the master under a request loop', () => {
 		await master.kill();
 		// Until the sentinels promote the replica (down-after 1 s, then the failover) and the client follows them.
 		const deadline = Date.now() + 30_000;
+		// eslint-disable-next-line no-await-in-loop
 		while (Date.now() < deadline && await topology.masterPort() === oldMaster) {
 			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => {

@@ -1,6 +1,6 @@
 /*
-The TracingChannels (`connection-guard:connect`, `connection-guard:ensureConnected`) on real servers: one trace per shared
-attempt, one per call off the fast path, nothing on the fast path, and subscribers that cannot break a call.
+The TracingChannels (`connection-guard:connect`, `connection-guard:ensureConnected`) on real servers: one trace per
+shared attempt, one per call off the fast path, nothing on the fast path, and subscribers that cannot break a call.
 */
 import {execFile} from 'node:child_process';
 import {tracingChannel} from 'node:diagnostics_channel';
@@ -160,7 +160,8 @@ test('a frozen server: TIMEOUT caller traces while the attempt\'s trace stays op
 	let thawed = false;
 	try {
 		const guard = guardedRedis(ioredis(server.port));
-		await Promise.all(Array.from({length: 5}, async () => rejection(guard.ensureConnected({timeoutMs: 200, waitForReady: true}))));
+		await Promise.all(Array.from({length: 5}, async () =>
+			rejection(guard.ensureConnected({timeoutMs: 200, waitForReady: true}))));
 		expect(traces.ensureConnected.map(({context}) => [context.error?.code, context.timeoutMs, context.waitForReady]))
 			.toEqual(Array.from({length: 5}, () => ['TIMEOUT', 200, true]));
 		expect(traces.connect).toHaveLength(1);

@@ -1,18 +1,31 @@
 /*
-Every public function and option, given the wrong type, range or shape: a clear TypeError/RangeError naming the argument,
-and nothing connected. (The example stores' options are covered in __tests__/examples/store-options.test.ts.)
+Every public function and option, given the wrong type, range or shape: a clear TypeError/RangeError naming the
+argument, and nothing connected. (The example stores' options are covered in __tests__/examples/store-options.test.ts.)
 */
 import {guardedRedis, singleFlight} from '../../src/index.js';
 import {FakeRedis} from '../helpers/fake-client.js';
+import {errorOf} from '../helpers/rejection.js';
 
-type Case = [label: string, call: (client: FakeRedis) => unknown, error: typeof TypeError | typeof RangeError, names: RegExp];
+type Case = [
+	label: string,
+	call: (client: FakeRedis) => unknown,
+	error: typeof TypeError | typeof RangeError,
+	names: RegExp,
+];
 
 const throwing: Case[] = [
-	['singleFlight(undefined)', () => singleFlight(undefined as never), TypeError, /`fn`/],
+	['singleFlight(undefined)', () => singleFlight(undefined as never), TypeError, /^Expected `fn` to be a function, got `undefined`$/],
+	['singleFlight(null)', () => singleFlight(null as never), TypeError, /^Expected `fn` to be a function, got `null`$/],
+	['singleFlight("fn")', () => singleFlight('fn' as never), TypeError, /^Expected `fn` to be a function, got `string`$/],
+	['singleFlight({})', () => singleFlight({} as never), TypeError, /^Expected `fn` to be a function, got `object`$/],
 	['singleFlight(42)', () => singleFlight(42 as never), TypeError, /`fn`/],
+	['singleFlight(fn, 5)', () => singleFlight(() => 1, 5 as never), TypeError, /`options` to be an object/],
 	['singleFlight(fn, null)', () => singleFlight(() => 1, null as never), TypeError, /`options`/],
 	['singleFlight(fn, {key: "id"})', () => singleFlight(() => 1, {key: 'id' as never}), TypeError, /`key`/],
-	['guardedRedis(undefined)', () => guardedRedis(undefined as never), TypeError, /`client`/],
+	['guardedRedis(undefined)', () => guardedRedis(undefined as never), TypeError, /Expected `client` to be a Redis client/],
+	['guardedRedis(null)', () => guardedRedis(null as never), TypeError, /Expected `client` to be a Redis client/],
+	['guardedRedis(42)', () => guardedRedis(42 as never), TypeError, /Expected `client` to be a Redis client/],
+	['guardedRedis({})', () => guardedRedis({} as never), TypeError, /Expected `client` to be a Redis client/],
 	['guardedRedis("redis://localhost")', () => guardedRedis('redis://localhost' as never), TypeError, /`client`/],
 	['guardedRedis({connect() {}})', () => guardedRedis({connect() {}} as never), TypeError, /`client`/],
 	['guardedRedis(client, "fast")', client => guardedRedis(client, 'fast' as never), TypeError, /`options`/],
@@ -20,6 +33,7 @@ const throwing: Case[] = [
 	['singleFlight(fn, [])', () => singleFlight(() => 1, [] as never), TypeError, /`options`/],
 	['guardedRedis(client, {timeoutMs: -1})', client => guardedRedis(client, {timeoutMs: -1}), RangeError, /`timeoutMs`/],
 	['guardedRedis(client, {timeoutMs: NaN})', client => guardedRedis(client, {timeoutMs: Number.NaN}), RangeError, /`timeoutMs`/],
+	['guardedRedis(client, {timeoutMs: null})', client => guardedRedis(client, {timeoutMs: null as never}), TypeError, /`timeoutMs`/],
 	['guardedRedis(client, {timeoutMs: "5s"})', client => guardedRedis(client, {timeoutMs: '5s' as never}), TypeError, /`timeoutMs`/],
 	['guardedRedis(client, {waitForReady: "yes"})', client => guardedRedis(client, {waitForReady: 'yes' as never}), TypeError, /`waitForReady`/],
 	['guardedRedis(client, {waitForReady: 1})', client => guardedRedis(client, {waitForReady: 1 as never}), TypeError, /`waitForReady`/],
@@ -31,6 +45,8 @@ const rejecting: Case[] = [
 	['ensureConnected({timeoutMs: -10})', async client => guardedRedis(client).ensureConnected({timeoutMs: -10}), RangeError, /`timeoutMs`/],
 	['ensureConnected({timeoutMs: NaN})', async client => guardedRedis(client).ensureConnected({timeoutMs: Number.NaN}), RangeError, /`timeoutMs`/],
 	['ensureConnected({timeoutMs: "1000"})', async client => guardedRedis(client).ensureConnected({timeoutMs: '1000' as never}), TypeError, /`timeoutMs`/],
+	['ensureConnected("fast")', async client => guardedRedis(client).ensureConnected('fast' as never), TypeError, /`options`/],
+	['ensureConnected({signal: "stop"})', async client => guardedRedis(client).ensureConnected({signal: 'stop' as never}), TypeError, /`signal`/],
 	['ensureConnected({signal: {}})', async client => guardedRedis(client).ensureConnected({signal: {} as never}), TypeError, /`signal`/],
 	['ensureConnected({waitForReady: "true"})', async client => guardedRedis(client).ensureConnected({waitForReady: 'true' as never}), TypeError, /`waitForReady`/],
 	['ensureConnected({waitForReady: null})', async client => guardedRedis(client).ensureConnected({waitForReady: null as never}), TypeError, /`waitForReady`/],
@@ -58,7 +74,7 @@ describe('bad input', () => {
 		expect(() => {
 			result = call(client);
 		}).not.toThrow();
-		const error = await (result as Promise<unknown>).then(() => undefined, (error_: unknown) => error_);
+		const error = await errorOf(result as Promise<unknown>);
 		expect(error).toBeInstanceOf(ErrorType);
 		expect((error as Error).message).toMatch(names);
 		expect(client.connectCalls).toBe(0);

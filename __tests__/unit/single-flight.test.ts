@@ -163,22 +163,6 @@ describe('singleFlight', () => {
 		expect(fn).toHaveBeenCalledTimes(1);
 	});
 
-	test.each([
-		[undefined, 'undefined'],
-		[null, 'null'],
-		['fn', 'string'],
-		[{}, 'object'],
-	])('throws a TypeError naming `fn` for %p', (value, type) => {
-		expect(() => singleFlight(value as never)).toThrow(new TypeError(`Expected \`fn\` to be a function, got \`${type}\``));
-	});
-
-	test('throws a TypeError naming `key` when it is not a function', () => {
-		expect(() => singleFlight(async () => 1, {key: 'id' as never})).toThrow(/`key` to be a function/);
-	});
-
-	test('throws a TypeError naming `options` when it is not an object', () => {
-		expect(() => singleFlight(async () => 1, 5 as never)).toThrow(/`options` to be an object/);
-	});
 });
 
 async function flushAll() {

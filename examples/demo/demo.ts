@@ -1,8 +1,8 @@
 /*
 npm run demo [-- --requests N] [--json] [--metrics-port 9464]
 
-Shows the race and the fix side by side: the same Redis rate-limit store behind the same Prisma fallback, on top of three
-ways of connecting (naive, the "connecting promise" fix, connection-guard).
+Shows the race and the fix side by side: the same Redis rate-limit store behind the same Prisma fallback, on top of
+three ways of connecting (naive, the "connecting promise" fix, connection-guard).
 
 - Redis: a private redis-server on a free port when one is on PATH; REDIS_URL points it at an existing server instead;
   with neither it runs on ioredis-mock and says so. A TCP proxy in front of it switches Redis "down" for round 2.
@@ -31,7 +31,7 @@ import {variants, type VariantName} from './variants.js';
 export type VariantStats = {connectCalls: number; errors: number; fallbacks: number; p50Ms: number; p99Ms: number};
 export type DemoResult = {
 	coldStart: Record<VariantName, VariantStats>;
-	downThenUp: {seedFix: {recovered: boolean}; guarded: {recovered: boolean}};
+	downThenUp: {connectingPromise: {recovered: boolean}; guarded: {recovered: boolean}};
 };
 
 const {values: flags} = parseArgs({
@@ -251,7 +251,11 @@ async function coldStart(name: VariantName, backend: RedisBackend, prisma: RateL
 	};
 }
 
-async function downThenUp(name: 'seedFix' | 'guarded', backend: RedisBackend, prisma: RateLimitPrisma): Promise<{recovered: boolean}> {
+async function downThenUp(
+	name: 'connectingPromise' | 'guarded',
+	backend: RedisBackend,
+	prisma: RateLimitPrisma,
+): Promise<{recovered: boolean}> {
 	await backend.down();
 	const client = backend.createClient();
 	// No cooldown: every request tries Redis again, so "still failing" is the variant's doing, not the circuit breaker's.
@@ -279,7 +283,7 @@ async function downThenUp(name: 'seedFix' | 'guarded', backend: RedisBackend, pr
 
 function table(result: DemoResult, backend: string, database: string): string {
 	const rows = (Object.entries(result.coldStart) as Array<[VariantName, VariantStats]>).map(([name, stats]) =>
-		`| ${name.padEnd(8)} | ${String(stats.connectCalls).padStart(15)} | ${String(stats.errors).padStart(6)} | ${String(stats.fallbacks).padStart(16)} | ${stats.p50Ms.toFixed(2).padStart(7)} | ${stats.p99Ms.toFixed(2).padStart(7)} |`);
+		`| ${name.padEnd(17)} | ${String(stats.connectCalls).padStart(15)} | ${String(stats.errors).padStart(6)} | ${String(stats.fallbacks).padStart(16)} | ${stats.p50Ms.toFixed(2).padStart(7)} | ${stats.p99Ms.toFixed(2).padStart(7)} |`);
 	const recovered = (value: boolean) => value ? 'yes — back on Redis' : 'no — still failing (stuck on the rejected promise)';
 	return [
 		'',
@@ -287,18 +291,19 @@ function table(result: DemoResult, backend: string, database: string): string {
 		'',
 		`Round 1 — cold start: ${requests} concurrent requests on a fresh lazy client, each through the Redis store behind the Prisma fallback`,
 		'',
-		'| variant  | connect() calls | errors | Prisma fallbacks |  p50 ms |  p99 ms |',
-		'|----------|----------------:|-------:|-----------------:|--------:|--------:|',
+		'| variant           | connect() calls | errors | Prisma fallbacks |  p50 ms |  p99 ms |',
+		'|-------------------|----------------:|-------:|-----------------:|--------:|--------:|',
 		...rows,
 		'',
 		'Round 2 — Redis down at start, up a moment later',
 		'',
-		'| variant  | recovered |',
-		'|----------|-----------|',
-		`| seedFix  | ${recovered(result.downThenUp.seedFix.recovered)} |`,
-		`| guarded  | ${recovered(result.downThenUp.guarded.recovered)} |`,
+		'| variant           | recovered |',
+		'|-------------------|-----------|',
+		`| connectingPromise | ${recovered(result.downThenUp.connectingPromise.recovered)} |`,
+		`| guarded           | ${recovered(result.downThenUp.guarded.recovered)} |`,
 		'',
-		'naive: connect() whenever not ready · seedFix: the "connecting promise" fix · guarded: guardedRedis(client).ensureConnected()',
+		'naive: connect() whenever not ready · connectingPromise: the "connecting promise" fix ·'
+			+ ' guarded: guardedRedis(client).ensureConnected()',
 		'',
 	].join('\n');
 }
@@ -320,7 +325,7 @@ async function main() {
 	const {prisma, provider} = await createRateLimitPrisma(databaseUrl ?? `file:${join(sqliteDir!, 'rate-limit.db')}`);
 	try {
 		const coldStartStats = {} as Record<VariantName, VariantStats>;
-		for (const name of ['naive', 'seedFix', 'guarded'] as const) {
+		for (const name of ['naive', 'connectingPromise', 'guarded'] as const) {
 			// eslint-disable-next-line no-await-in-loop
 			coldStartStats[name] = await coldStart(name, backend, prisma);
 		}
@@ -328,7 +333,7 @@ async function main() {
 		const result: DemoResult = {
 			coldStart: coldStartStats,
 			downThenUp: {
-				seedFix: await downThenUp('seedFix', backend, prisma),
+				connectingPromise: await downThenUp('connectingPromise', backend, prisma),
 				guarded: await downThenUp('guarded', backend, prisma),
 			},
 		};

@@ -5,9 +5,9 @@ Each is a `RedisConnectionSource`, so the same RedisRateLimitStore runs on top o
 import {guardedRedis} from 'connection-guard';
 import type {RedisClient, RedisConnectionSource} from '../rate-limit/redis-store.js';
 
-export type VariantName = 'naive' | 'seedFix' | 'guarded';
+export type VariantName = 'naive' | 'connectingPromise' | 'guarded';
 
-/** (a) Connect whenever not ready: every concurrent caller but the first gets "Redis is already connecting/connected". */
+/** (a) Connect whenever not ready: every caller but the first gets "Redis is already connecting/connected". */
 export function naive(client: RedisClient): RedisConnectionSource {
 	return {
 		async ensureConnected() {
@@ -21,10 +21,11 @@ export function naive(client: RedisClient): RedisConnectionSource {
 }
 
 /**
-(b) The widely suggested "connecting promise" fix, spelled out as it is usually posted. After awaiting it falls through and
-connects again (so concurrent callers still fail), and a failed connect stays in `connecting` forever (so it never recovers).
+(b) The widely suggested "connecting promise" fix, spelled out as it is usually posted. After awaiting it falls through
+and connects again (so concurrent callers still fail), and a failed connect stays in `connecting` forever (so it never
+recovers).
 */
-export function seedFix(client: RedisClient): RedisConnectionSource {
+export function connectingPromise(client: RedisClient): RedisConnectionSource {
 	let ready = false;
 	let connecting: Promise<void> | null = null;
 	return {
@@ -52,4 +53,8 @@ export function guarded(client: RedisClient): RedisConnectionSource {
 	return guardedRedis(client);
 }
 
-export const variants: Record<VariantName, (client: RedisClient) => RedisConnectionSource> = {naive, seedFix, guarded};
+export const variants: Record<VariantName, (client: RedisClient) => RedisConnectionSource> = {
+	naive,
+	connectingPromise,
+	guarded,
+};

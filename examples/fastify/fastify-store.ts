@@ -1,7 +1,7 @@
 /*
 A store for `@fastify/rate-limit` on top of the example stores (for example Redis with the Prisma fallback). The plugin
-instantiates its `store` option itself (`new Store(options)`), so `fastifyRateLimitStore(store)` returns a class bound to
-your store. Copy this file with `../rate-limit/`; it needs `@fastify/rate-limit`.
+instantiates its `store` option itself (`new Store(options)`), so `fastifyRateLimitStore(store)` returns a class bound
+to your store. Copy this file with `../rate-limit/`; it needs `@fastify/rate-limit`.
 */
 import type {FastifyRateLimitOptions, FastifyRateLimitStore, FastifyRateLimitStoreCtor} from '@fastify/rate-limit';
 import type {RateLimitStore} from '../rate-limit/fallback-store.js';
@@ -10,9 +10,9 @@ type Callback = Parameters<FastifyRateLimitStore['incr']>[1];
 
 /**
 A `store` for `@fastify/rate-limit` that counts in `store` (any example store: `FallbackRateLimitStore`,
-`RedisRateLimitStore`, `PrismaRateLimitStore`). The plugin's `timeWindow` becomes the store's window (it must be a number
-of ms); `max` stays the plugin's. A store failure reaches the plugin as an error: the request fails closed with a 500,
-or is let through with the plugin's `skipOnError: true`.
+`RedisRateLimitStore`, `PrismaRateLimitStore`). The plugin's `timeWindow` becomes the store's window (it must be a
+number of ms); `max` stays the plugin's. A store failure reaches the plugin as an error: the request fails closed with a
+500, or is let through with the plugin's `skipOnError: true`.
 
 @example
 ```
@@ -33,7 +33,8 @@ export function fastifyRateLimitStore(store: RateLimitStore): FastifyRateLimitSt
 		constructor(options: FastifyRateLimitOptions) {
 			const {timeWindow} = options as {timeWindow?: unknown};
 			if (typeof timeWindow === 'number') {
-				store.init?.({windowMs: timeWindow} as Parameters<NonNullable<RateLimitStore['init']>>[0]);
+				// The example stores' init() is synchronous.
+				void store.init?.({windowMs: timeWindow} as Parameters<NonNullable<RateLimitStore['init']>>[0]);
 			}
 		}
 

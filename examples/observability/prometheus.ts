@@ -1,7 +1,8 @@
 /*
-A Prometheus exporter for connection-guard and the example rate-limit stores, on prom-client. It subscribes to the guard's
-TracingChannels (`node:diagnostics_channel`, no monkey-patching) and to the fallback store's `circuit`/`decision` events.
-Copy this file; it needs `prom-client` and, for `observeStore`, `../rate-limit/fallback-store.ts`.
+A Prometheus exporter for connection-guard and the example rate-limit stores, on prom-client. It subscribes to the
+guard's TracingChannels (`node:diagnostics_channel`, no monkey-patching) and to the fallback store's
+`circuit`/`decision` events. Copy this file; it needs `prom-client` and, for `observeStore`,
+`../rate-limit/fallback-store.ts`.
 */
 import {tracingChannel} from 'node:diagnostics_channel';
 import {createServer, type Server} from 'node:http';

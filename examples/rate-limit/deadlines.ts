@@ -6,12 +6,12 @@ type Entry = {
 };
 
 /**
-Deadlines for many concurrent operations with one timer. A `setTimeout` plus `Promise.race` per operation, or even a `Set`
-of pending operations, costs a noticeable share of a Redis round trip at high concurrency (measured in bench/); here an
-operation costs one small object linked into a list and unlinked when it settles, and one interval sweeps overdue ones
-from the head (an operation ends within one sweep step — a tenth of `timeoutMs` — of its deadline). Every entry has the
-same `timeoutMs`, so the list is in deadline order. Hand-written because no small library does deadline sweeping for
-promises.
+Deadlines for many concurrent operations with one timer. A `setTimeout` plus `Promise.race` per operation, or even a
+`Set` of pending operations, costs a noticeable share of a Redis round trip at high concurrency (measured in bench/);
+here an operation costs one small object linked into a list and unlinked when it settles, and one interval sweeps
+overdue ones from the head (an operation ends within one sweep step — a tenth of `timeoutMs` — of its deadline). Every
+entry has the same `timeoutMs`, so the list is in deadline order. Hand-written because no small library does deadline
+sweeping for promises.
 */
 export class DeadlineSweeper {
 	private head: Entry | undefined;

@@ -31,12 +31,14 @@ export class RateLimitStoreUnavailableError extends Error {
 /** Which store answered a call. */
 export type DecidedBy = 'primary' | 'fallback';
 
+type Decided<T> = {result: T; decidedBy: DecidedBy};
+
 /** A circuit transition: `open` when the primary failed (with its error), `closed` when a probe succeeded. */
 export type CircuitEvent = {state: 'open'; cause: unknown} | {state: 'closed'};
 
 /**
-What the store emits, for metrics and alerting (`store.on('circuit', …)`): `circuit` on every transition (the log lines stay),
-`decision` once per counted hit, with the store that answered.
+What the store emits, for metrics and alerting (`store.on('circuit', …)`): `circuit` on every transition (the log lines
+stay), `decision` once per counted hit, with the store that answered.
 */
 export type FallbackRateLimitStoreEvents = {
 	circuit: [event: CircuitEvent];
@@ -52,7 +54,8 @@ Uses the primary store (Redis) and, when it fails, answers from the fallback (Pr
 - **closed**: every call goes to the primary. Its first failure opens the circuit and logs one line,
   `[rate-limit] Redis store failed. Falling back to Prisma store for rate limiting.`, with the cause.
 - **open**: calls skip the primary and go straight to the fallback — no per-request timeouts, no log spam.
-- **probe**: once `cooldownMs` has passed, one call (single-flight; the others keep using the fallback) tries the primary.
+- **probe**: once `cooldownMs` has passed, one call (single-flight; the others keep using the fallback) tries the
+primary.
   Success closes the circuit and logs `[rate-limit] Redis store recovered. Back to Redis store for rate limiting.` once;
   failure keeps it open for another cooldown, silently (same outage).
 
@@ -82,7 +85,11 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 	// One probe at a time: concurrent calls during a probe use the fallback instead of piling onto a sick primary.
 	private probing = false;
 
-	constructor(readonly primary: RateLimitStore, readonly fallback: RateLimitStore, options: FallbackRateLimitStoreOptions = {}) {
+	constructor(
+		readonly primary: RateLimitStore,
+		readonly fallback: RateLimitStore,
+		options: FallbackRateLimitStoreOptions = {},
+	) {
 		super();
 		for (const [name, store] of [['primary', primary], ['fallback', fallback]] as const) {
 			if (store === null || typeof store !== 'object' || typeof store.increment !== 'function') {
@@ -117,8 +124,9 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 	}
 
 	init(options: MiddlewareOptions): void {
-		this.primary.init?.(options);
-		this.fallback.init?.(options);
+		// express-rate-limit's type allows an async init(); the example stores' is synchronous.
+		void this.primary.init?.(options);
+		void this.fallback.init?.(options);
 	}
 
 	async increment(key: string): Promise<ClientRateLimitInfo> {
@@ -152,7 +160,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		return {...toConsumeResult(info, this.limit), decidedBy: info.decidedBy};
 	}
 
-	private async route<T>(operation: (store: RateLimitStore) => Promise<T>, mayProbe: boolean): Promise<{result: T; decidedBy: DecidedBy}> {
+	private async route<T>(operation: (store: RateLimitStore) => Promise<T>, mayProbe: boolean): Promise<Decided<T>> {
 		if (this.openedAt === undefined) {
 			try {
 				return {result: await operation(this.primary), decidedBy: 'primary'};
@@ -179,7 +187,10 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		return this.useFallback(operation);
 	}
 
-	private async useFallback<T>(operation: (store: RateLimitStore) => Promise<T>, primaryError?: unknown): Promise<{result: T; decidedBy: DecidedBy}> {
+	private async useFallback<T>(
+		operation: (store: RateLimitStore) => Promise<T>,
+		primaryError?: unknown,
+	): Promise<Decided<T>> {
 		try {
 			return {result: await operation(this.fallback), decidedBy: 'fallback'};
 		} catch (error) {

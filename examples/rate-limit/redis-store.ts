@@ -141,7 +141,8 @@ export class RedisRateLimitStore implements Store {
 		this.windowMs = windowFromMiddleware(options);
 	}
 
-	// Not `async`: on the hot path every promise counts (an async wrapper adds one); a bad key still rejects, never throws.
+	// Not `async`: on the hot path every promise counts (an async wrapper adds one); a bad key still rejects, never
+	// throws.
 	increment(key: string): Promise<ClientRateLimitInfo> {
 		return this.run(key, (client, id) => client.connectionGuardRateLimitIncrement(id, this.windowMs), toInfo);
 	}
@@ -155,7 +156,11 @@ export class RedisRateLimitStore implements Store {
 	}
 
 	async get(key: string): Promise<ClientRateLimitInfo | undefined> {
-		return this.run(key, async (client, id) => client.connectionGuardRateLimitGet(id), found => found ? toInfo(found) : undefined);
+		return this.run(
+			key,
+			async (client, id) => client.connectionGuardRateLimitGet(id),
+			found => found ? toInfo(found) : undefined,
+		);
 	}
 
 	/** Count a hit and decide against `limit` (for use without express-rate-limit). */
@@ -163,9 +168,13 @@ export class RedisRateLimitStore implements Store {
 		return toConsumeResult(await this.increment(key), this.limit);
 	}
 
-	// One deadline for the whole operation: `ensureConnected({timeoutMs})` (on a ready guard, an already-resolved promise),
-	// then the command, which ioredis may hold and retry when the server dies mid-flight.
-	private run<R, T>(key: string, operation: (client: ScriptedClient, id: string) => Promise<R>, map: (reply: R) => T): Promise<T> {
+	// One deadline for the whole operation: `ensureConnected({timeoutMs})` (on a ready guard, an already-resolved
+	// promise), then the command, which ioredis may hold and retry when the server dies mid-flight.
+	private run<R, T>(
+		key: string,
+		operation: (client: ScriptedClient, id: string) => Promise<R>,
+		map: (reply: R) => T,
+	): Promise<T> {
 		return new Promise<T>((resolve, reject) => {
 			let work: Promise<R>;
 			try {

@@ -1,8 +1,8 @@
 /*
 npm run soak -- [--seconds S] [--rate R] [--restart-every S] [--json]
 
-Requests at a steady rate through FallbackRateLimitStore (guarded Redis store, Prisma on a temporary SQLite file) while a
-private redis-server is killed and restarted every few seconds. Prints a summary, or with --json exactly one object:
+Requests at a steady rate through FallbackRateLimitStore (guarded Redis store, Prisma on a temporary SQLite file) while
+a private redis-server is killed and restarted every few seconds. Prints a summary, or with --json exactly one object:
 {requests, decidedByRedis, decidedByFallback, failed, restarts, maxDecisionMs, listenerDrift, rssGrowthMb}.
 Expected: failed 0, decidedByRedis + decidedByFallback == requests, listenerDrift 0, bounded rssGrowthMb.
 */
@@ -50,7 +50,11 @@ const server = await RedisServer.start();
 const sqliteDir = mkdtempSync(join(tmpdir(), 'connection-guard-soak-'));
 const {prisma} = await createRateLimitPrisma(`file:${join(sqliteDir, 'soak.db')}`);
 const client = new Redis({
-	port: server.port, lazyConnect: true, retryStrategy: (times: number) => Math.min(times * 50, 500), maxRetriesPerRequest: 1, disconnectTimeout: 100,
+	port: server.port,
+	lazyConnect: true,
+	retryStrategy: (times: number) => Math.min(times * 50, 500),
+	maxRetriesPerRequest: 1,
+	disconnectTimeout: 100,
 });
 client.on('error', () => undefined);
 const guard = guardedRedis(client);
@@ -148,7 +152,8 @@ if (flags.json) {
 	process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
 	console.log(result);
-	const ok = result.failed === 0 && result.decidedByRedis + result.decidedByFallback === result.requests && result.listenerDrift === 0;
+	const ok = result.failed === 0 && result.listenerDrift === 0
+		&& result.decidedByRedis + result.decidedByFallback === result.requests;
 	console.log(ok ? 'soak: OK' : 'soak: FAILED');
 	process.exitCode = ok ? 0 : 1;
 }

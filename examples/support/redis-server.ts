@@ -149,7 +149,7 @@ export class RedisServer {
 export class RedisCluster {
 	private constructor(readonly nodes: RedisServer[]) {}
 
-	/** `masters` masters, each with `replicasPerMaster` replicas; `nodeTimeoutMs` sets how fast a failed master is replaced. */
+	/** `masters` masters with `replicasPerMaster` replicas each; `nodeTimeoutMs`: how fast a failed master is replaced. */
 	static async start(masters = 3, {replicasPerMaster = 0, nodeTimeoutMs = 2000} = {}): Promise<RedisCluster> {
 		const nodes: RedisServer[] = [];
 		for (let index = 0; index < masters * (1 + replicasPerMaster); index++) {

@@ -7,7 +7,7 @@ import {freePort, RedisServer} from './redis-server.js';
 
 const run = promisify(execFile);
 
-/** PEM files made with `openssl` for one run: a CA, a server certificate it signed (127.0.0.1, localhost), another CA. */
+/** PEM files made by `openssl` for one run: a CA, a server certificate it signed (127.0.0.1, localhost), another CA. */
 export type TestCertificates = {dir: string; ca: string; wrongCa: string; cert: string; key: string};
 
 export async function makeCertificates(): Promise<TestCertificates> {

@@ -1,0 +1,28 @@
+import {subscribeTo, type ClientAdapter, type EventEmitterLike} from '../client-adapter.js';
+import {describeAddress} from '../describe-server.js';
+
+export type IORedisMockLike = EventEmitterLike & {
+	connected: boolean;
+	connect(): unknown;
+	disconnect?: () => void;
+	options?: unknown;
+};
+
+// ioredis-mock 8: no `status`, a boolean `connected`; `connect()` throws (or rejects) when already connected.
+export function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
+	return {
+		isReady: () => client.connected,
+		phase: () => client.connected ? 'ready' : 'idle',
+		connect: () => client.connect(),
+		subscribe: (onChange, onError) => subscribeTo(client, ['connect', 'ready', 'end'], onChange, error => {
+			onError(error);
+			onChange();
+		}),
+		describe: () => `ioredis-mock ${describeAddress(client.options ?? {})}`,
+		async close() {
+			if (client.connected) {
+				client.disconnect?.();
+			}
+		},
+	};
+}
