@@ -25,8 +25,8 @@ const maxTimerMs = 2_147_483_647;
 The guard's own backoff between the `connect()` calls it makes for `waitForReady` callers when the client will not retry
 by itself: 50 ms, doubling, at most 1 s. Documented in the README.
 */
-export const firstRetryDelayMs = 50;
-export const maxRetryDelayMs = 1000;
+const firstRetryDelayMs = 50;
+const maxRetryDelayMs = 1000;
 
 // Each client rejects a second `connect()` with its own message; the guard only ever meets these when a connect was
 // started elsewhere in the same tick, and then waits for it. They are never shown to a caller.
@@ -71,10 +71,6 @@ export class ClientState implements SharedClientState {
 
 	constructor(readonly client: unknown, readonly adapter: ClientAdapter) {
 		this.readyPromise = Promise.resolve(client);
-	}
-
-	get closed() {
-		return this.#closing !== undefined;
 	}
 
 	describe() {

@@ -14,7 +14,6 @@ export type SharedClientState = {
 	readonly client: unknown;
 	/** The one promise the ready fast path hands out: no allocation per call on a ready client. */
 	readonly readyPromise: Promise<unknown>;
-	readonly closed: boolean;
 	describe(): string;
 	isReady(): boolean;
 	wait(timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean): Promise<unknown>;

@@ -88,6 +88,11 @@ function spyOnGuardConnects(client: GuardClient): {readonly count: number} {
 	return calls;
 }
 
+/** `count` concurrent calls, each timed. */
+async function timedHerd<T>(count: number, call: () => Promise<T>) {
+	return Promise.all(Array.from({length: count}, async () => timed(call)));
+}
+
 /** Resolves once `condition()` holds, checking after each turn of the event loop (at most 10 s). */
 async function until(condition: () => boolean): Promise<void> {
 	const deadline = Date.now() + 10_000;
@@ -338,8 +343,7 @@ export function guardContract(target: Target, {failureCases = true} = {}): void 
 					const guardConnects = spyOnGuardConnects(client);
 					const guard = guardOf(client);
 
-					const results = await Promise.all(Array.from({length: 20}, async () =>
-					timed(async () => guard.ensureConnected({timeoutMs: 1000}))));
+					const results = await timedHerd(20, async () => guard.ensureConnected({timeoutMs: 1000}));
 					for (const {ms, error} of results) {
 						expect(error?.code).toBe('TIMEOUT');
 						expect(error?.message).toMatch(refusedCause);
@@ -360,8 +364,7 @@ export function guardContract(target: Target, {failureCases = true} = {}): void 
 					const guardConnects = spyOnGuardConnects(client);
 					const guard = guardOf(client);
 
-					const results = await Promise.all(Array.from({length: 20}, async () =>
-					timed(async () => guard.ensureConnected({timeoutMs: 1000}))));
+					const results = await timedHerd(20, async () => guard.ensureConnected({timeoutMs: 1000}));
 					for (const {ms, error} of results) {
 						expect(error?.code).toBe('TIMEOUT');
 						expect((error?.cause as Error).message).toMatch(refusedCause);
