@@ -217,10 +217,9 @@ export function guardContract(target: Target, {failureCases = true} = {}): void 
 				await target.kill();
 				try {
 					// A single client drops to reconnecting; a Cluster client may still say `ready` while its nodes retry.
-					// Let the loop meet the outage for a while.
-					await new Promise(resolve => {
-						setTimeout(resolve, 1200);
-					});
+					// Either way, the loop makes some requests while the server is down.
+					const beforeOutage = outcomes.length;
+					await until(() => outcomes.length >= beforeOutage + 5);
 				} finally {
 					await target.restart();
 				}
@@ -386,10 +385,8 @@ export function guardContract(target: Target, {failureCases = true} = {}): void 
 						if (retry && target.retriesByItself) {
 							await target.retrying(client);
 						} else {
-							// The guard retries by itself: let it fail a few times first.
-							await new Promise(resolve => {
-								setTimeout(resolve, 400);
-							});
+							// The guard retries by itself: the server comes back only once it has retried at least once.
+							await until(() => guardConnects.count >= 2);
 						}
 
 						await target.restart();

@@ -44,8 +44,9 @@ const client = new Client();
 const herd = await Promise.all([esm, cjs, copy].flatMap(build => [build.guardedRedis(client).ensureConnected(), build.guardedRedis(client).ensureConnected()]));
 const result = {connectsForHerd: client.connects, herdGotClient: herd.every(value => value === client)};
 
+const ended = new Promise(resolve => client.once('end', resolve));
 client.disconnect();
-await new Promise(resolve => setTimeout(resolve, 5));
+await ended;
 await cjs.guardedRedis(client).close();
 const fromEsm = await codeOf(esm.guardedRedis(client).ensureConnected());
 const fromCopy = await codeOf(copy.guardedRedis(client).ensureConnected({waitForReady: true}));
