@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Checks what users install: packs the tarball, lints it with publint and @arethetypeswrong/cli, then installs it into
-// a temporary project and uses it from both require() and import. Run after `npm run build` (packing skips `prepare`).
+// a temporary project and uses it from both require() and import; with GIT_SOURCE, the same for the repository
+// installed from git. Run after `npm run build` (packing skips `prepare`).
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 
@@ -57,6 +58,19 @@ try {
 	for (const node of nodes) {
 		run(node, ['smoke.cjs'], {cwd: app});
 		run(node, ['smoke.mjs'], {cwd: app});
+	}
+
+	// GIT_SOURCE=path: the repository installed from git, as `npm install git+https://…` does. npm clones it, installs
+	// its dependencies and runs its `prepare`, which must build dist/ (nothing else would).
+	if (process.env.GIT_SOURCE) {
+		const gitApp = join(work, 'git-app');
+		run('mkdir', ['-p', gitApp]);
+		writeFileSync(join(gitApp, 'package.json'), JSON.stringify({name: 'git-smoke', private: true, version: '1.0.0'}));
+		run('npm', ['install', '--no-audit', '--no-fund', `git+file://${resolve(process.env.GIT_SOURCE)}`], {cwd: gitApp});
+		for (const file of ['smoke.cjs', 'smoke.mjs']) {
+			cpSync(join(app, file), join(gitApp, file));
+			run(process.execPath, [file], {cwd: gitApp});
+		}
 	}
 } finally {
 	rmSync(work, {recursive: true, force: true});

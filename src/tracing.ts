@@ -93,9 +93,22 @@ export const channels = {
 export const connectChannel = tracingChannel<unknown, ConnectTraceContext>(channels.connect);
 export const ensureConnectedChannel = tracingChannel<unknown, EnsureConnectedTraceContext>(channels.ensureConnected);
 
-/** `TracingChannel#hasSubscribers` (Node 20.13+; missing from @types/node 20's typings). */
+type SubChannels = Record<'start' | 'end' | 'asyncStart' | 'asyncEnd' | 'error', {readonly hasSubscribers: boolean}>;
+
+/**
+`TracingChannel#hasSubscribers` (Node 20.13+; missing from @types/node 20's typings). Bun 1.4's TracingChannel has no
+such property (its sub-channels have theirs), so without it any subscribed sub-channel counts. Called off the fast path
+only.
+*/
 export function hasSubscribers(channel: object): boolean {
-	return (channel as {hasSubscribers?: boolean}).hasSubscribers === true;
+	const own = (channel as {hasSubscribers?: boolean}).hasSubscribers;
+	if (typeof own === 'boolean') {
+		return own;
+	}
+
+	const {start, end, asyncStart, asyncEnd, error} = channel as SubChannels;
+	return start.hasSubscribers || end.hasSubscribers || asyncStart.hasSubscribers || asyncEnd.hasSubscribers
+		|| error.hasSubscribers;
 }
 
 /** Open the trace of a shared attempt, when anyone listens; `describe` is only called then. */

@@ -5,6 +5,7 @@ shared attempt, one per call off the fast path, nothing on the fast path, and su
 import {execFile} from 'node:child_process';
 import {tracingChannel} from 'node:diagnostics_channel';
 import {resolve} from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
 import {Cluster, Redis} from 'ioredis';
 import {createClient} from 'redis';
@@ -17,6 +18,8 @@ import {rejection} from '../helpers/rejection.js';
 jest.setTimeout(60_000);
 
 const execFileAsync = promisify(execFile);
+// Not `__dirname`: this file runs as ESM on Deno too (__tests__/runtimes).
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 type Phase = 'start' | 'end' | 'asyncStart' | 'asyncEnd' | 'error';
 type Trace<C> = {context: C; phases: Phase[]};
@@ -219,8 +222,8 @@ test('a subscriber that throws does not break ensureConnected(); Node reports it
 		})();
 	`;
 	const {stdout} = await execFileAsync(process.execPath, ['-e', script], {
-		cwd: resolve(__dirname, '../..'),
-		env: {...process.env, ENTRY: resolve(__dirname, '../../dist/index.cjs'), PORT: String(server.port), REFUSED_PORT: String(await freePort())},
+		cwd: root,
+		env: {...process.env, ENTRY: resolve(root, 'dist/index.cjs'), PORT: String(server.port), REFUSED_PORT: String(await freePort())},
 	});
 	const result = JSON.parse(stdout) as {resolvedWithClient: boolean; refused: string; thrown: string[]};
 	expect(result.resolvedWithClient).toBe(true);

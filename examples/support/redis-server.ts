@@ -129,13 +129,23 @@ export class RedisServer {
 		await exited;
 	}
 
-	/** The process stops answering but keeps its sockets (SIGSTOP); `thaw()` resumes it. */
+	/**
+	The process stops answering but keeps its sockets (SIGSTOP); `thaw()` resumes it. By pid: Deno's
+	`ChildProcess#kill('SIGSTOP')` does not reach the process (measured on Deno 2.9), `process.kill(pid, …)` does on
+	Node, Bun and Deno.
+	*/
 	freeze(): void {
-		this.process?.kill('SIGSTOP');
+		this.signal('SIGSTOP');
 	}
 
 	thaw(): void {
-		this.process?.kill('SIGCONT');
+		this.signal('SIGCONT');
+	}
+
+	private signal(signal: NodeJS.Signals): void {
+		if (this.process?.pid !== undefined) {
+			process.kill(this.process.pid, signal);
+		}
 	}
 
 	async stop(): Promise<void> {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The newcomer's path on one Node.js major version: a fresh `git clone` of this checkout into DIR, then the README's
+# Development commands exactly as written (scripts/readme-commands.mjs) — `npm install && npm run demo`, then
+# `npm test` — with no build or install step of CI's own in between. Fails when the demo's output does not show the race
+# and the fix, or when a command fails. Logs go to DIR.log.first and DIR.log.test; the
+# last line, also in DIR.summary, is "node vX.Y.Z: N passed, N failed" from jest's counts.
+# Usage: scripts/fresh-clone.sh MAJOR DIR
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+major=$1
+dir=$2
+
+source "$here/scripts/node-version.sh" "$major"
+echo "node $(node --version), npm $(npm --version): fresh clone in $dir"
+rm -rf "$dir"
+git clone --quiet --no-hardlinks "$here" "$dir"
+cd "$dir"
+
+mapfile -t commands < <(node scripts/readme-commands.mjs README.md)
+first=${commands[0]}
+test_command=${commands[1]}
+[ "$first" = "npm install && npm run demo" ] || echo "note: the README's first command is now: $first"
+
+started=$SECONDS
+if ! bash -c "$first" >"$dir.log.first" 2>&1; then
+	tail -n 40 "$dir.log.first"
+	echo "\`$first\` failed on node $(node --version) (full log: $dir.log.first)"
+	exit 1
+fi
+echo "\`$first\`: $((SECONDS - started)) s"
+node scripts/check-demo-output.mjs "$dir.log.first"
+
+started=$SECONDS
+code=0
+bash -c "$test_command" >"$dir.log.test" 2>&1 || code=$?
+tests=$(grep -m 1 -E '^Tests:' "$dir.log.test" || true)
+[ -n "$tests" ] || tail -n 40 "$dir.log.test"
+passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$tests")
+failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$tests")
+[ "$code" -eq 0 ] || [ "${failed:-0}" -gt 0 ] || failed=1
+echo "\`$test_command\` on node $(node --version): exit $code, $((SECONDS - started)) s (full log: $dir.log.test)"
+echo "node $(node --version): ${passed:-0} passed, ${failed:-0} failed" | tee "$dir.summary"
+exit "$code"
