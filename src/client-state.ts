@@ -15,7 +15,9 @@ import type {SharedClientState} from './registry.js';
 import {
 	abortedError, closedError, connectFailedError, connectionClosed, timeoutError, type ConnectionGuardError,
 } from './errors.js';
-import {endConnectTrace, startConnectTrace, type ConnectTraceContext} from './tracing.js';
+import {
+	endConnectTrace, startConnectTrace, type ConnectTraceContext, type EnsureConnectedTraceContext,
+} from './tracing.js';
 
 // `setTimeout` fires after 1 ms for longer delays (with a TimeoutOverflowWarning); anything longer waits without a
 // timer.
@@ -35,6 +37,8 @@ const messageOf = (error: unknown) => error instanceof Error ? error.message : S
 
 type Waiter = {
 	readonly waitForReady: boolean;
+	/** The call's `connection-guard:ensureConnected` trace, when it is traced: it lists the attempts the call joins. */
+	readonly trace: EnsureConnectedTraceContext | undefined;
 	/** Resolve (no error) or reject the caller; the waiter leaves the state. Later calls do nothing. */
 	settle(error?: ConnectionGuardError): void;
 };
@@ -81,7 +85,9 @@ export class ClientState implements SharedClientState {
 		return this.#closing === undefined && this.adapter.isReady();
 	}
 
-	wait(timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean): Promise<unknown> {
+	wait(
+		timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean, trace?: EnsureConnectedTraceContext,
+	): Promise<unknown> {
 		if (this.#closing !== undefined) {
 			return Promise.reject(closedError(this.describe()));
 		}
@@ -98,6 +104,7 @@ export class ClientState implements SharedClientState {
 
 			const waiter: Waiter = {
 				waitForReady,
+				trace,
 				settle: error => {
 					if (!this.#waiters.delete(waiter)) {
 						return;
@@ -118,6 +125,7 @@ export class ClientState implements SharedClientState {
 			this.#waiters.add(waiter);
 			if (this.#attempt?.trace) {
 				this.#attempt.trace.waiters++;
+				trace?.attempts.push(this.#attempt.trace);
 			}
 
 			if (timeoutMs <= maxTimerMs) {
@@ -263,6 +271,12 @@ export class ClientState implements SharedClientState {
 
 	#startAttempt(calledConnect: boolean): Attempt {
 		const trace = startConnectTrace(() => this.describe(), calledConnect, this.#waiters.size);
+		if (trace) {
+			for (const waiter of this.#waiters) {
+				waiter.trace?.attempts.push(trace);
+			}
+		}
+
 		const attempt: Attempt = {calledConnect, awaitingConnect: calledConnect, error: undefined, trace};
 		this.#attempt = attempt;
 		return attempt;

@@ -191,9 +191,10 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 			const waitForReady = callOptions?.waitForReady ?? defaultWaitForReady;
 			const signal = callOptions?.signal;
 			if (hasSubscribers(ensureConnectedChannel)) {
+				const trace = {server: state.describe(), timeoutMs, waitForReady, attempts: []};
 				return ensureConnectedChannel.tracePromise(
-					() => state.wait(timeoutMs, signal, waitForReady),
-					{server: state.describe(), timeoutMs, waitForReady},
+					() => state.wait(timeoutMs, signal, waitForReady, trace),
+					trace,
 				) as Promise<C>;
 			}
 

@@ -5,6 +5,7 @@ one closes it for all.
 */
 import type {ClientAdapter} from './client-adapter.js';
 import {ClientState} from './client-state.js';
+import type {EnsureConnectedTraceContext} from './tracing.js';
 
 /**
 What every copy of the package relies on: guards from another copy call these members, so they only ever grow (the
@@ -16,7 +17,10 @@ export type SharedClientState = {
 	readonly readyPromise: Promise<unknown>;
 	describe(): string;
 	isReady(): boolean;
-	wait(timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean): Promise<unknown>;
+	/** `trace` (added in 0.2; older copies leave it out) gets the attempts the call joins in its `attempts`. */
+	wait(
+		timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean, trace?: EnsureConnectedTraceContext,
+	): Promise<unknown>;
 	close(timeoutMs: number): Promise<void>;
 };
 

@@ -68,6 +68,12 @@ export type EnsureConnectedTraceContext = {
 	readonly timeoutMs: number;
 	/** This call's mode. */
 	readonly waitForReady: boolean;
+	/**
+	The shared attempts this call joined (their `connection-guard:connect` contexts), in order: one, or more when
+	`waitForReady` waited through failed tries; none when it never reached one (aborted, or failed fast between tries).
+	Filled only while the connect channel has subscribers. Link a wait's span to its attempts' spans with these.
+	*/
+	readonly attempts: ConnectTraceContext[];
 	/** Set before `error` is published. */
 	error?: ConnectionGuardError;
 };

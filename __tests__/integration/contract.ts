@@ -7,6 +7,7 @@ import {setImmediate as nextMacrotask} from 'node:timers/promises';
 import {type ConnectionGuardError, guardedRedis, type RedisGuard} from '../../src/index.js';
 import {totalListeners} from '../helpers/listeners.js';
 import {rejection} from '../helpers/rejection.js';
+import {until} from '../helpers/until.js';
 
 export type ClientOptions = {
 	/** Lazy (default) or connecting from the constructor. */
@@ -91,19 +92,6 @@ function spyOnGuardConnects(client: GuardClient): {readonly count: number} {
 /** `count` concurrent calls, each timed. */
 async function timedHerd<T>(count: number, call: () => Promise<T>) {
 	return Promise.all(Array.from({length: count}, async () => timed(call)));
-}
-
-/** Resolves once `condition()` holds, checking after each turn of the event loop (at most 10 s). */
-async function until(condition: () => boolean): Promise<void> {
-	const deadline = Date.now() + 10_000;
-	while (!condition()) {
-		if (Date.now() > deadline) {
-			throw new Error('Condition not met within 10 s');
-		}
-
-		// eslint-disable-next-line no-await-in-loop
-		await nextMacrotask();
-	}
 }
 
 /** Settles like the call, with how long it took from before the call. */

@@ -14,6 +14,7 @@ import {
 } from '../../src/index.js';
 import {RedisCluster, RedisServer, freePort} from '../../examples/support/redis-server.js';
 import {rejection} from '../helpers/rejection.js';
+import {until} from '../helpers/until.js';
 
 jest.setTimeout(60_000);
 
@@ -105,6 +106,9 @@ async function expectOneTraceForAHerd(client: RedisLikeClient, server: string) {
 	for (const {context, phases} of traces.ensureConnected) {
 		expect(context).toMatchObject({server, timeoutMs: 5000, waitForReady: false});
 		expect(phases).toEqual(succeeded);
+		// Each call names the attempt it joined: how a subscriber links the two (examples/observability/opentelemetry.ts).
+		expect(context.attempts).toEqual([traces.connect[0]!.context]);
+		expect(context.attempts[0]).toBe(traces.connect[0]!.context);
 	}
 }
 
@@ -170,6 +174,10 @@ test('a frozen server: TIMEOUT caller traces while the attempt\'s trace stays op
 		expect(traces.connect).toHaveLength(1);
 		expect(traces.connect[0]!.phases).toEqual(['start', 'end']);
 
+		for (const {context} of traces.ensureConnected) {
+			expect(context.attempts).toEqual([traces.connect[0]!.context]);
+		}
+
 		const afterThaw = guard.ensureConnected({timeoutMs: 20_000});
 		server.thaw();
 		thawed = true;
@@ -191,6 +199,23 @@ test('an attempt the client started itself is traced with calledConnect: false',
 	await guardedRedis(client).ensureConnected();
 	await started;
 	expect(traces.connect.map(({context}) => context.calledConnect)).toEqual([false]);
+	expect(traces.ensureConnected[0]!.context.attempts).toEqual([traces.connect[0]!.context]);
+});
+
+test('waitForReady through failed tries: the call lists every attempt it joined, in order', async () => {
+	const port = await freePort();
+	// The client does not retry by itself: the guard does (50 ms, then 100 ms, …) while the caller waits.
+	const guard = guardedRedis(ioredis(port));
+	const waiting = guard.ensureConnected({waitForReady: true, timeoutMs: 20_000});
+	await until(() => traces.connect.length >= 2);
+	const later = await RedisServer.start({port});
+	disposers.push(async () => later.stop());
+	await waiting;
+
+	const [call] = traces.ensureConnected;
+	expect(call!.context.attempts).toEqual(traces.connect.map(({context}) => context));
+	expect(traces.connect.slice(0, -1).map(({phases}) => phases)).toEqual(traces.connect.slice(0, -1).map(() => failed));
+	expect(traces.connect.at(-1)!.phases).toEqual(succeeded);
 });
 
 test('a subscriber that throws does not break ensureConnected(); Node reports its error as an uncaught exception', async () => {
