@@ -23,6 +23,8 @@ const common = {
 		'^connection-guard$': '<rootDir>/dist/index.cjs',
 	},
 	setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/setup.ts'],
+	// The Next.js example has its own packages and build output (package.json files jest would otherwise index).
+	modulePathIgnorePatterns: ['<rootDir>/examples/nextjs/'],
 };
 
 // PostgreSQL tests run where a server answers (CI starts the local service; see .ci/run).
@@ -58,6 +60,8 @@ export default async function config() {
 				testMatch: ['<rootDir>/__tests__/examples/**/*.test.ts'],
 				testPathIgnorePatterns: withPostgres ? ['/node_modules/'] : ['/node_modules/', 'postgres'],
 			},
+			// `next build` and `next start` over HTTP: not in `npm test` (the build takes a while); `npm run test:nextjs`.
+			{...common, displayName: 'nextjs', testMatch: ['<rootDir>/__tests__/nextjs/**/*.test.ts']},
 		],
 	};
 }

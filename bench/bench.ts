@@ -6,13 +6,17 @@ Side by side, in one run, on one machine (private redis-server on a free port, o
    p-memoize `{cache: false}` around a connect-if-needed function vs. the "connecting promise" snippet. mitata, ns/op.
 2. Cold herd: N concurrent callers on a fresh lazy client: connect() calls, errors, time until all settled.
 3. End to end: ops/s of the example RedisRateLimitStore.increment (guarded) vs. the same Lua script through raw ioredis
-vs.
-   rate-limiter-flexible RateLimiterRedis.consume vs. rate-limit-redis RedisStore.increment; concurrency 64, interleaved
-   rounds, median.
-Markdown on stdout (progress on stderr); --json prints exactly one object instead.
+   vs. rate-limiter-flexible RateLimiterRedis.consume vs. rate-limit-redis RedisStore.increment (ioredis `call` as its
+   sendCommand), and FallbackRateLimitStore over the guarded store; concurrency 64, interleaved rounds, median.
+4. HTTP (bench/http.ts): Express + express-rate-limit with its MemoryStore, our fallback store over a guarded client, and
+   rate-limit-redis, under autocannon in a child process; then a cold start of 500 concurrent first requests.
+Markdown on stdout (progress on stderr); --json prints exactly one object instead, with `storeVsRateLimitRedis`,
+`fallbackStoreVsRateLimitRedis` and `http` (`guardedVsRateLimitRedis`, `guardedVsMemory`, `coldStart`) at the top.
 */
 import {tracingChannel} from 'node:diagnostics_channel';
-import {cpus, totalmem} from 'node:os';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {cpus, tmpdir, totalmem} from 'node:os';
+import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {parseArgs} from 'node:util';
 import {Redis} from 'ioredis';
@@ -21,9 +25,13 @@ import pMemoize from 'p-memoize';
 import {RedisStore as RateLimitRedisStore} from 'rate-limit-redis';
 import {RateLimiterRedis} from 'rate-limiter-flexible';
 import {channels, guardedRedis} from 'connection-guard';
+import {FallbackRateLimitStore} from '../examples/rate-limit/fallback-store.js';
+import {createRateLimitPrisma, type RateLimitPrisma} from '../examples/rate-limit/prisma-clients.js';
+import {PrismaRateLimitStore} from '../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore, incrementScript, type RedisConnectionSource} from '../examples/rate-limit/redis-store.js';
 import {RedisServer} from '../examples/support/redis-server.js';
 import {variants} from '../examples/demo/variants.js';
+import {httpBench} from './http.js';
 
 const {values: flags} = parseArgs({options: {quick: {type: 'boolean', default: false}, json: {type: 'boolean', default: false}}});
 const quick = flags.quick;
@@ -230,7 +238,7 @@ async function herd(): Promise<HerdRow[]> {
 
 // --- 3. End to end --------------------------------------------------------------------------------------------------
 
-async function endToEnd() {
+async function endToEnd(prisma: RateLimitPrisma) {
 	const concurrency = 64;
 	const client = newClient(false);
 	await new Promise(resolve => {
@@ -240,6 +248,11 @@ async function endToEnd() {
 	const raw = client as Redis & {benchRawIncrement(key: string, windowMs: number): Promise<[number, number]>};
 
 	const guardedStore = new RedisRateLimitStore({redis: guardedRedis(client), windowMs: 60_000, prefix: 'bench:g:'});
+	// What an app copies: the guarded Redis store behind the circuit breaker, with the Prisma (SQLite) fallback unused.
+	const fallbackStore = new FallbackRateLimitStore(
+		new RedisRateLimitStore({redis: guardedRedis(client), windowMs: 60_000, prefix: 'bench:fb:'}),
+		new PrismaRateLimitStore({prisma, windowMs: 60_000, prefix: 'bench:fb:', cleanupIntervalMs: 0}),
+	);
 	// The same store on a source that is no guard at all (the client is known to be ready): isolates the guard's cost.
 	const ready = Promise.resolve(client);
 	const unguardedStore = new RedisRateLimitStore({
@@ -257,6 +270,7 @@ async function endToEnd() {
 	const operations: Record<string, (key: string) => Promise<unknown>> = {
 		raw: async key => raw.benchRawIncrement(`bench:raw:${key}`, 60_000),
 		guarded: async key => guardedStore.increment(key),
+		fallback: async key => fallbackStore.increment(key),
 		unguardedStore: async key => unguardedStore.increment(key),
 		rateLimiterFlexible: async key => flexible.consume(key),
 		rateLimitRedis: async key => rateLimitRedis.increment(key),
@@ -314,6 +328,8 @@ async function endToEnd() {
 		guardedVsUnguardedStore: round(ops.guarded! / ops.unguardedStore!, 3),
 		guardedVsRateLimiterFlexible: round(ops.guarded! / ops.rateLimiterFlexible!, 3),
 		guardedVsRateLimitRedis: round(ops.guarded! / ops.rateLimitRedis!, 3),
+		fallbackOps: Math.round(ops.fallback!),
+		fallbackVsRateLimitRedis: round(ops.fallback! / ops.rateLimitRedis!, 3),
 	};
 }
 
@@ -328,12 +344,23 @@ const machine = {
 	quick,
 };
 
+const sqliteDir = mkdtempSync(join(tmpdir(), 'connection-guard-bench-'));
+const {prisma} = await createRateLimitPrisma(`file:${join(sqliteDir, 'rate-limit.db')}`);
 try {
 	const hot = {...await hotPath(), loop: await subscriberOnHotPath()};
 	const herdRows = await herd();
-	const e2e = await endToEnd();
+	const e2e = await endToEnd(prisma);
+	const http = await httpBench({target, prisma, quick, progress, median});
 	progress('');
-	const result = {machine, hotPath: hot, herd: herdRows, e2e};
+	const result = {
+		machine,
+		hotPath: hot,
+		herd: herdRows,
+		e2e,
+		storeVsRateLimitRedis: e2e.guardedVsRateLimitRedis,
+		fallbackStoreVsRateLimitRedis: e2e.fallbackVsRateLimitRedis,
+		http,
+	};
 	if (flags.json) {
 		process.stdout.write(`${JSON.stringify(result)}\n`);
 	} else {
@@ -344,6 +371,8 @@ try {
 		client.disconnect();
 	}
 
+	await prisma.$disconnect();
+	rmSync(sqliteDir, {recursive: true, force: true});
 	await server?.stop();
 }
 
@@ -352,10 +381,11 @@ type BenchResult = {
 	hotPath: Awaited<ReturnType<typeof hotPath>> & {loop: Awaited<ReturnType<typeof subscriberOnHotPath>>};
 	herd: HerdRow[];
 	e2e: Awaited<ReturnType<typeof endToEnd>>;
+	http: Awaited<ReturnType<typeof httpBench>>;
 };
 
 function markdown(result: BenchResult) {
-	const {hotPath: hot, herd: rows, e2e} = result;
+	const {hotPath: hot, herd: rows, e2e, http} = result;
 	return [
 		`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GiB, Node ${machine.node}; ${machine.redis}${quick ? ' (--quick)' : ''}`,
 		'',
@@ -387,8 +417,32 @@ function markdown(result: BenchResult) {
 		`| RedisRateLimitStore on a plain ready client (no guard) | ${e2e.unguardedStoreOps} | ${e2e.guardedVsUnguardedStore.toFixed(3)} |`,
 		`| rate-limiter-flexible RateLimiterRedis.consume | ${e2e.rateLimiterFlexibleOps} | ${e2e.guardedVsRateLimiterFlexible.toFixed(3)} |`,
 		`| rate-limit-redis RedisStore.increment | ${e2e.rateLimitRedisOps} | ${e2e.guardedVsRateLimitRedis.toFixed(3)} |`,
+		`| FallbackRateLimitStore over the guarded store (Prisma fallback idle) | ${e2e.fallbackOps} | — |`,
 		'',
 		`The guard's own share: the store on the guard ÷ the same store with no guard = ${e2e.guardedVsUnguardedStore.toFixed(3)}.`,
+		`Against rate-limit-redis: RedisRateLimitStore ${e2e.guardedVsRateLimitRedis.toFixed(3)}×,`
+			+ ` FallbackRateLimitStore over it ${e2e.fallbackVsRateLimitRedis.toFixed(3)}×.`,
+		'',
+		`### HTTP: Express + express-rate-limit under autocannon (${http.connections} connections, median of ${http.rounds} interleaved ${http.durationS} s rounds, load in a child process)`,
+		'',
+		'| store | requests/s | p50 ms | p99 ms | non-2xx | errors |',
+		'|---|---:|---:|---:|---:|---:|',
+		...(['memory', 'guarded', 'rateLimitRedis'] as const).map(name => {
+			const row = http[name];
+			const label = {memory: '(a) MemoryStore (no network)', guarded: '**(b) FallbackRateLimitStore over guarded ioredis**', rateLimitRedis: '(c) rate-limit-redis'}[name];
+			return `| ${label} | ${row.requestsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.non2xx} | ${row.errors} |`;
+		}),
+		'',
+		`(b) ÷ (c) = ${http.guardedVsRateLimitRedis.toFixed(3)}; (b) ÷ (a) = ${http.guardedVsMemory.toFixed(3)}.`,
+		'',
+		`Cold start: ${http.coldStart.guarded.requests} concurrent first requests on a fresh lazy client`,
+		'',
+		'| store | 5xx and socket errors | connect() calls | status codes |',
+		'|---|---:|---:|---|',
+		...(['guarded', 'rateLimitRedis'] as const).map(name => {
+			const row = http.coldStart[name];
+			return `| ${name === 'guarded' ? '(b) FallbackRateLimitStore over guarded ioredis' : '(c) rate-limit-redis'} | ${row.errors} | ${row.connectCalls} | ${JSON.stringify(row.status)} |`;
+		}),
 		'',
 	].join('\n');
 }

@@ -33,11 +33,7 @@ node scripts/check-demo-output.mjs "$dir.log.first"
 started=$SECONDS
 code=0
 bash -c "$test_command" >"$dir.log.test" 2>&1 || code=$?
-tests=$(grep -m 1 -E '^Tests:' "$dir.log.test" || true)
-[ -n "$tests" ] || tail -n 40 "$dir.log.test"
-passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$tests")
-failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$tests")
-[ "$code" -eq 0 ] || [ "${failed:-0}" -gt 0 ] || failed=1
+grep -q -E '^Tests:' "$dir.log.test" || tail -n 40 "$dir.log.test"
 echo "\`$test_command\` on node $(node --version): exit $code, $((SECONDS - started)) s (full log: $dir.log.test)"
-echo "node $(node --version): ${passed:-0} passed, ${failed:-0} failed" | tee "$dir.summary"
+node scripts/jest-summary.mjs "$dir.log.test" "node $(node --version)" "$code" | tee "$dir.summary"
 exit "$code"
