@@ -8,8 +8,8 @@ Side by side, in one run, on one machine (private redis-server on a free port, o
 3. End to end: ops/s of the example RedisRateLimitStore.increment (guarded) vs. the same Lua script through raw ioredis
    vs. rate-limiter-flexible RateLimiterRedis.consume vs. rate-limit-redis RedisStore.increment (ioredis `call` as its
    sendCommand), and FallbackRateLimitStore over the guarded store; concurrency 64, interleaved rounds, median.
-4. HTTP (bench/http.ts): Express + express-rate-limit with its MemoryStore, our fallback store over a guarded client, and
-   rate-limit-redis, under autocannon in a child process; then a cold start of 500 concurrent first requests.
+4. HTTP (bench/http.ts): Express + express-rate-limit with its MemoryStore, our fallback store over a guarded client,
+   and rate-limit-redis, under autocannon in a child process; then a cold start of 500 concurrent first requests.
 Markdown on stdout (progress on stderr); --json prints exactly one object instead, with `storeVsRateLimitRedis`,
 `fallbackStoreVsRateLimitRedis` and `http` (`guardedVsRateLimitRedis`, `guardedVsMemory`, `coldStart`) at the top.
 */

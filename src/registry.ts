@@ -17,7 +17,7 @@ export type SharedClientState = {
 	readonly readyPromise: Promise<unknown>;
 	describe(): string;
 	isReady(): boolean;
-	/** `trace` (added in 0.2; older copies leave it out) gets the attempts the call joins in its `attempts`. */
+	/** `trace` (newer than 0.1.0: older copies never pass it) gets the attempts the call joins in its `attempts`. */
 	wait(
 		timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean, trace?: EnsureConnectedTraceContext,
 	): Promise<unknown>;
