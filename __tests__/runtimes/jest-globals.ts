@@ -35,8 +35,8 @@ function each<F extends (title: string, body: Body) => unknown>(register: F) {
 	};
 }
 
-// Counted here, the same way on both runtimes: a test that never passed (it failed, timed out, or a hook failed before
-// it) is a failure. scripts/other-runtimes.sh reads the line printed after the last test.
+// Counted here (on Deno; Bun counts its own): a test that never passed — it failed, timed out, or a hook failed before
+// it — is a failure. scripts/other-runtimes.sh reads the line printed after the last test.
 let registered = 0;
 let passed = 0;
 /** Prints "N passed, N failed" after every test registered so far: call it once the suites are imported. */
