@@ -5,8 +5,7 @@ listeners) each time. Node.js runtime only: ioredis and Prisma's SQLite driver n
 the Edge runtime does not have.
 */
 import {mkdirSync} from 'node:fs';
-import {dirname, join} from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {dirname, join, resolve} from 'node:path';
 import {Redis} from 'ioredis';
 import {guardedRedis, type RedisGuard} from 'connection-guard';
 import {rateLimitConfig, type RateLimitConfig} from './config.js';
@@ -29,7 +28,8 @@ async function createLimiter(): Promise<Limiter> {
 	const redis = guardedRedis(client, {timeoutMs: 1000});
 
 	if (config.databaseUrl.startsWith('file:')) {
-		mkdirSync(dirname(fileURLToPath(new URL(config.databaseUrl.replace(/^file:/, 'file://')))), {recursive: true});
+		// SQLite creates the file, not its folder.
+		mkdirSync(dirname(resolve(config.databaseUrl.slice('file:'.length))), {recursive: true});
 	}
 
 	const {prisma} = await createRateLimitPrisma(config.databaseUrl, migrationsDir);
