@@ -46,10 +46,15 @@ async function load(url: string, options: Record<string, unknown>): Promise<Resu
 	return JSON.parse(stdout) as Result;
 }
 
-/** An Express app with express-rate-limit and `store` in front of `GET /`. */
-function appWith(store: Store): Express {
+/** express-rate-limit with `store`, the same options for every store. */
+function limiterFor(store: Store, validate?: {creationStack: false}): RequestHandler {
+	return rateLimit({windowMs, limit, store, standardHeaders: 'draft-8', legacyHeaders: false, ...validate && {validate}});
+}
+
+/** An Express app with `limiter` in front of `GET /`. */
+function appWith(limiter: RequestHandler): Express {
 	const app = express();
-	app.use(rateLimit({windowMs, limit, store, standardHeaders: 'draft-8', legacyHeaders: false}));
+	app.use(limiter);
 	app.get('/', (_request, response) => {
 		response.json({ok: true});
 	});
@@ -117,7 +122,7 @@ export async function httpBench({target, prisma, quick, progress, median}: HttpO
 		type Name = keyof typeof stores;
 		const names = Object.keys(stores) as Name[];
 		const servers = Object.fromEntries(await Promise.all(names.map(async name =>
-			[name, await listen(appWith(stores[name]()))] as const)));
+			[name, await listen(appWith(limiterFor(stores[name]())))] as const)));
 		const samples: Record<Name, LoadStats[]> = {memory: [], guarded: [], rateLimitRedis: []};
 		try {
 			for (const name of names) {
@@ -169,23 +174,15 @@ export async function httpBench({target, prisma, quick, progress, median}: HttpO
 			const door = new Promise<RequestHandler>(resolve => {
 				open = resolve;
 			});
-			const app = express();
-			app.use(async (request, response, next) => {
+			const {server, url} = await listen(appWith(async (request, response, next) => {
 				if (++arrived === coldRequests) {
 					// Made inside a request on purpose (so that nothing touches the client earlier): express-rate-limit's check
 					// for that mistake is off here.
-					open(rateLimit({
-						windowMs, limit, store: makeStore(client), standardHeaders: 'draft-8', legacyHeaders: false,
-						validate: {creationStack: false},
-					}));
+					open(limiterFor(makeStore(client), {creationStack: false}));
 				}
 
 				(await door)(request, response, next);
-			});
-			app.get('/', (_request, response) => {
-				response.json({ok: true});
-			});
-			const {server, url} = await listen(app);
+			}));
 			try {
 				const result = await load(url, {connections: coldRequests, amount: coldRequests, timeout: 30});
 				const status = Object.fromEntries(Object.entries(result.statusCodeStats ?? {})
