@@ -25,6 +25,24 @@ describe('DeadlineSweeper', () => {
 		expect(jest.getTimerCount()).toBe(0);
 	});
 
+	test('rejectSent() rejects at once only the operations marked sent, with the connection-lost error', () => {
+		const sweeper = new DeadlineSweeper(1000, () => new Error('too slow'), () => new Error('connection lost'));
+		const waiting = jest.fn();
+		const sent = jest.fn();
+		const waitingEntry = sweeper.add(waiting);
+		const sentEntry = sweeper.add(sent);
+		sentEntry.sent = true;
+		sweeper.rejectSent();
+		expect(sent).toHaveBeenCalledWith(expect.objectContaining({message: 'connection lost'}));
+		expect(waiting).not.toHaveBeenCalled();
+		expect(sweeper.watching(sentEntry)).toBe(false);
+		expect(sweeper.watching(waitingEntry)).toBe(true);
+		jest.advanceTimersByTime(1050);
+		expect(waiting).toHaveBeenCalledWith(expect.objectContaining({message: 'too slow'}));
+		expect(sweeper.watching(waitingEntry)).toBe(false);
+		expect(jest.getTimerCount()).toBe(0);
+	});
+
 	test('a settled operation is never rejected, and the timer stops once nothing is watched', () => {
 		const sweeper = new DeadlineSweeper(200, () => new Error('too slow'));
 		const settled = jest.fn();

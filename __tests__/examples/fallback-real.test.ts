@@ -136,7 +136,7 @@ test('a server frozen mid-command: the Redis store rejects by its deadline (Redi
 		const started = performance.now();
 		const answer = await store.incrementDetailed('during-freeze');
 		expect(answer.decidedBy).toBe('fallback');
-		// The store's timeoutMs is 1000 ms; one sweep step (100 ms) of slack, and margin for a loaded machine.
+		// The store's timeoutMs is 1000 ms; one sweep step (50 ms) of slack, and margin for a loaded machine.
 		expect(performance.now() - started).toBeLessThan(2500);
 		expect(logger.warn).toHaveBeenCalledWith(falling, expect.objectContaining({name: 'RedisStoreTimeoutError'}));
 	} finally {

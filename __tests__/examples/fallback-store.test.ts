@@ -15,8 +15,12 @@ class ScriptedStore implements RateLimitStore {
 	readonly hits = new Map<string, number>();
 	constructor(readonly prefix: string) {}
 
-	async increment(key: string): Promise<ClientRateLimitInfo> {
+	// What the fallback store was told the primary last answered, per call.
+	readonly known: Array<ClientRateLimitInfo | undefined> = [];
+
+	async increment(key: string, known?: ClientRateLimitInfo): Promise<ClientRateLimitInfo> {
 		this.calls++;
+		this.known.push(known);
 		await this.gate?.promise;
 		if (!this.healthy) {
 			throw new Error(`${this.prefix} is down`);
@@ -24,7 +28,7 @@ class ScriptedStore implements RateLimitStore {
 
 		const totalHits = (this.hits.get(key) ?? 0) + 1;
 		this.hits.set(key, totalHits);
-		return {totalHits, resetTime: undefined};
+		return {totalHits, resetTime: new Date(60_000)};
 	}
 
 	async decrement(key: string): Promise<void> {
@@ -188,6 +192,36 @@ describe('FallbackRateLimitStore', () => {
 		await expect(store.consume('a')).resolves.toMatchObject({allowed: false, remaining: 0, totalHits: 3});
 	});
 
+	test('during an outage the fallback is given the primary\'s last answer for the key, to count on from', async () => {
+		const {primary, fallback, store} = setup();
+		await store.increment('a');
+		await store.increment('a');
+		primary.healthy = false;
+		await store.increment('a');
+		await store.increment('b');
+		expect(fallback.known).toEqual([{totalHits: 2, resetTime: new Date(60_000)}, undefined]);
+	});
+
+	test('trackedKeys bounds what it remembers: the oldest key goes first; 0 remembers nothing', async () => {
+		const knownToFallback = async (trackedKeys: number) => {
+			const primary = new ScriptedStore('redis');
+			const fallback = new ScriptedStore('prisma');
+			const store = new FallbackRateLimitStore(primary, fallback, {trackedKeys, logger: {warn() {}, info() {}}});
+			for (const key of ['a', 'b', 'c']) {
+				// eslint-disable-next-line no-await-in-loop
+				await store.increment(key);
+			}
+
+			primary.healthy = false;
+			await store.increment('a');
+			await store.increment('c');
+			return fallback.known;
+		};
+
+		await expect(knownToFallback(2)).resolves.toEqual([undefined, {totalHits: 1, resetTime: new Date(60_000)}]);
+		await expect(knownToFallback(0)).resolves.toEqual([undefined, undefined]);
+	});
+
 	test('a bad key is rejected before either store is asked', async () => {
 		const {primary, fallback, store, logger} = setup();
 		await expect(store.increment('')).rejects.toThrow(/`key`/);
@@ -200,8 +234,11 @@ describe('FallbackRateLimitStore', () => {
 		[{cooldownMs: Number.NaN}, RangeError, /`cooldownMs`/],
 		[{limit: 0}, RangeError, /`limit`/],
 		[{limit: 1.5}, RangeError, /`limit`/],
+		[{trackedKeys: -1}, RangeError, /`trackedKeys`/],
+		[{trackedKeys: 1.5}, RangeError, /`trackedKeys`/],
+		[{trackedKeys: '10'}, RangeError, /`trackedKeys`/],
 	])('bad options %p throw %p naming the option', (options, ErrorType, message) => {
-		const create = () => new FallbackRateLimitStore(new ScriptedStore('a'), new ScriptedStore('b'), options);
+		const create = () => new FallbackRateLimitStore(new ScriptedStore('a'), new ScriptedStore('b'), options as never);
 		expect(create).toThrow(ErrorType);
 		expect(create).toThrow(message);
 	});

@@ -123,6 +123,7 @@ async function realBackend(): Promise<RedisBackend> {
 				// ioredis retries by itself (quickly here); each request still gets an answer from the fallback meanwhile.
 				retryStrategy: (times: number) => Math.min(times * 50, 300),
 				maxRetriesPerRequest: 1,
+				autoResendUnfulfilledCommands: false,
 				disconnectTimeout: 100,
 			});
 			client.on('error', () => undefined);

@@ -1,9 +1,21 @@
 import {EventEmitter} from 'node:events';
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
-import {checkKey, toConsumeResult, type ConsumeResult} from './options.js';
+import {checkKey, toConsumeResult, type ConsumeResult, type HandedCount} from './options.js';
 
-/** A store with express-rate-limit's shape (both example stores are). */
-export type RateLimitStore = Store & {increment(key: string): Promise<ClientRateLimitInfo>};
+/**
+A store with express-rate-limit's shape (both example stores are). The optional methods carry counts across an outage;
+`PrismaRateLimitStore` has the fallback's, `RedisRateLimitStore` the primary's.
+*/
+export type RateLimitStore = Store & {
+	/** `known`: what the primary last answered for the key; a fallback that takes it counts on from there. */
+	increment(key: string, known?: ClientRateLimitInfo): Promise<ClientRateLimitInfo>;
+	/** Fallback: take up to `max` keys' hits the primary does not have yet (see `PrismaRateLimitStore#takeUnsynced`). */
+	takeUnsynced?(max: number): Promise<HandedCount[]>;
+	/** Fallback: give back counts that could not be delivered. */
+	returnUnsynced?(counts: readonly HandedCount[]): Promise<void>;
+	/** Primary: add them; resolves with the counts it could not add. */
+	addUnsynced?(counts: readonly HandedCount[]): Promise<HandedCount[]>;
+};
 
 export type FallbackLogger = {
 	warn(message: string, cause?: unknown): void;
@@ -21,7 +33,17 @@ export type FallbackRateLimitStoreOptions = {
 	limit?: number;
 	/** The clock, in ms (tests move it past the cooldown). @default Date.now */
 	now?: () => number;
+	/**
+	How many keys' last counts from the primary are kept, so that the fallback counts on from them during an outage
+	(about 150 bytes a key; the oldest key goes first). `0` keeps none: the fallback then counts from zero.
+	@default 10_000
+	*/
+	trackedKeys?: number;
 };
+
+// Keys handed back per statement batch, and batches per hand-back (the rest waits for the next one).
+const handBackBatch = 500;
+const maxHandBackBatches = 20;
 
 /** Both stores failed: the request cannot be counted. `cause` is an AggregateError of the two failures. */
 export class RateLimitStoreUnavailableError extends Error {
@@ -65,8 +87,19 @@ Transitions are also emitted as `circuit` events and each counted hit as a `deci
 If the fallback fails too, the call rejects with `RateLimitStoreUnavailableError`. express-rate-limit then fails closed
 (the request gets an error) unless you set its `passOnStoreError: true` (fail open: the request is let through).
 
-Counts live in whichever store answered: during an outage the fallback counts from zero, so a client can get up to one
-extra window's worth of hits across a switch. That is the usual trade-off of a fallback limiter.
+The limit holds across a switch, in both directions, for one process or many sharing Redis and the database:
+- **Redis → fallback**: the store keeps the primary's last answer per key (`trackedKeys`, a bounded map) and passes it
+  with each fallback increment; the fallback counts on from it, and from the highest any process handed it, not from 0.
+- **fallback → Redis**: before the probe that closes the circuit, the hits counted during the outage that Redis does not
+  have (`takeUnsynced()`, taken once across processes) are added to Redis's count (`addUnsynced()`), which is first
+  raised to what it was when the outage began, in case Redis restarted empty.
+- **in flight**: a command whose connection drops is released at once (no wait for `timeoutMs`) and, past its deadline,
+  never sent late. A hit Redis counted but could not answer, and one ioredis resends after reconnecting
+  (`autoResendUnfulfilledCommands`, default on: turn it off), counts twice — at most once per request in flight at the
+  switch, and always against the client, never for it.
+Measured (`__tests__/examples/outage-limits.test.ts`, limit 20): exactly 20 admitted across a network cut, a kill -9
+with a restart, and a freeze, on one process and on two. A key whose last count this process no longer holds (past
+`trackedKeys`), after Redis restarted empty, starts from what the fallback knows.
 
 @example
 ```
@@ -84,6 +117,12 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 	private readonly now: () => number;
 	// One probe at a time: concurrent calls during a probe use the fallback instead of piling onto a sick primary.
 	private probing = false;
+	// The primary's last answer per key, oldest first (a Map keeps insertion order).
+	private readonly known = new Map<string, ClientRateLimitInfo>();
+	private readonly trackedKeys: number;
+	// Fallback calls in flight, and whether hits they count after the circuit closed still need handing back.
+	private fallbackCalls = 0;
+	private stragglers = false;
 
 	constructor(
 		readonly primary: RateLimitStore,
@@ -97,7 +136,10 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 			}
 		}
 
-		const {cooldownMs = 5000, logger = console, names = {}, limit = Number.POSITIVE_INFINITY, now = Date.now} = options;
+		const {
+			cooldownMs = 5000, logger = console, names = {}, limit = Number.POSITIVE_INFINITY, now = Date.now,
+			trackedKeys = 10_000,
+		} = options;
 		if (typeof cooldownMs !== 'number' || Number.isNaN(cooldownMs) || cooldownMs < 0) {
 			throw new RangeError(`Expected \`cooldownMs\` to be a non-negative number, got \`${String(cooldownMs)}\``);
 		}
@@ -106,6 +148,11 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 			throw new RangeError(`Expected \`limit\` to be a positive integer, got \`${String(limit)}\``);
 		}
 
+		if (typeof trackedKeys !== 'number' || !Number.isInteger(trackedKeys) || trackedKeys < 0) {
+			throw new RangeError(`Expected \`trackedKeys\` to be a non-negative integer, got \`${String(trackedKeys)}\``);
+		}
+
+		this.trackedKeys = trackedKeys;
 		this.cooldownMs = cooldownMs;
 		this.logger = logger;
 		this.names = {primary: names.primary ?? 'Redis', fallback: names.fallback ?? 'Prisma'};
@@ -130,16 +177,21 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 	}
 
 	async increment(key: string): Promise<ClientRateLimitInfo> {
-		checkKey(key);
-		const {result, decidedBy} = await this.route(async store => store.increment(key), true);
-		this.emit('decision', decidedBy);
-		return result;
+		return (await this.incrementDetailed(key)) satisfies ClientRateLimitInfo;
 	}
 
 	/** Like `increment()`, and says which store decided. */
 	async incrementDetailed(key: string): Promise<DecidedRateLimitInfo> {
 		checkKey(key);
-		const {result, decidedBy} = await this.route(async store => store.increment(key), true);
+		const {result, decidedBy} = await this.route(async store => {
+			if (store === this.fallback) {
+				return store.increment(key, this.known.get(key));
+			}
+
+			const info = await store.increment(key);
+			this.remember(key, info);
+			return info;
+		}, true);
 		this.emit('decision', decidedBy);
 		return {...result, decidedBy};
 	}
@@ -173,6 +225,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		if (mayProbe && !this.probing && this.now() - this.openedAt >= this.cooldownMs) {
 			this.probing = true;
 			try {
+				await this.handBack();
 				const result = await operation(this.primary);
 				this.close();
 				return {result, decidedBy: 'primary'};
@@ -187,10 +240,64 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		return this.useFallback(operation);
 	}
 
+	private remember(key: string, info: ClientRateLimitInfo): void {
+		if (this.trackedKeys === 0 || info.resetTime === undefined) {
+			return;
+		}
+
+		if (this.known.size >= this.trackedKeys && !this.known.has(key)) {
+			this.known.delete(this.known.keys().next().value!);
+		}
+
+		this.known.set(key, info);
+	}
+
+	/**
+	Before the primary decides again, give it the hits counted without it; a failure keeps the circuit open. One pass
+	over what is there now: hits the fallback counts meanwhile (this process's calls in flight, other processes still in
+	their outage) wait for the pass after the circuit closes, or for those processes' own.
+	*/
+	private async handBack(): Promise<void> {
+		const {primary, fallback} = this;
+		if (!fallback.takeUnsynced || !fallback.returnUnsynced || !primary.addUnsynced) {
+			return;
+		}
+
+		for (let batch = 0; batch < maxHandBackBatches; batch++) {
+			// eslint-disable-next-line no-await-in-loop
+			const counts = await fallback.takeUnsynced(handBackBatch);
+
+			// eslint-disable-next-line no-await-in-loop
+			const failed = await primary.addUnsynced(counts);
+			if (failed.length > 0) {
+				// eslint-disable-next-line no-await-in-loop
+				await fallback.returnUnsynced(failed);
+				throw new Error(`${this.names.primary} took ${counts.length - failed.length} of ${counts.length} handed-back counts`);
+			}
+
+			if (counts.length < handBackBatch) {
+				return;
+			}
+		}
+	}
+
+	/** The circuit closed while fallback calls were in flight: hand their hits back once the last one settles. */
+	private handBackStragglers(): void {
+		if (this.fallbackCalls > 0 || !this.stragglers || this.openedAt !== undefined) {
+			return;
+		}
+
+		this.stragglers = false;
+		this.handBack().catch((error: unknown) => {
+			this.logger.warn(`[rate-limit] Could not hand the last ${this.names.fallback} counts back to ${this.names.primary}.`, error);
+		});
+	}
+
 	private async useFallback<T>(
 		operation: (store: RateLimitStore) => Promise<T>,
 		primaryError?: unknown,
 	): Promise<Decided<T>> {
+		this.fallbackCalls++;
 		try {
 			return {result: await operation(this.fallback), decidedBy: 'fallback'};
 		} catch (error) {
@@ -198,6 +305,9 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 				`[rate-limit] ${this.names.primary} and ${this.names.fallback} stores both failed: the request cannot be rate limited.`,
 				{cause: new AggregateError(primaryError === undefined ? [error] : [primaryError, error], 'Both rate-limit stores failed')},
 			);
+		} finally {
+			this.fallbackCalls--;
+			this.handBackStragglers();
 		}
 	}
 
@@ -220,6 +330,8 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		}
 
 		this.openedAt = undefined;
+		this.stragglers = true;
+		this.handBackStragglers();
 		this.logger.info(`[rate-limit] ${this.names.primary} store recovered. Back to ${this.names.primary} store for rate limiting.`);
 		this.emit('circuit', {state: 'closed'});
 	}

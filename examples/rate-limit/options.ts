@@ -10,6 +10,12 @@ export type RateLimitStoreOptions = {
 	prefix?: string;
 };
 
+/**
+A count one store hands another across an outage (fallback-store.ts): `totalHits` of the window ending at `resetTime`,
+of which the primary (Redis) already has `synced`.
+*/
+export type HandedCount = {key: string; totalHits: number; synced: number; resetTime: Date};
+
 /** What `consume()` answers: express-rate-limit's info plus the decision. */
 export type ConsumeResult = ClientRateLimitInfo & {allowed: boolean; remaining: number};
 

@@ -3,7 +3,8 @@ import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
 import {
-	checkKey, checkStoreOptions, toConsumeResult, windowFromMiddleware, type ConsumeResult, type RateLimitStoreOptions,
+	checkKey, checkStoreOptions, toConsumeResult, windowFromMiddleware,
+	type ConsumeResult, type HandedCount, type RateLimitStoreOptions,
 } from './options.js';
 
 /**
@@ -48,12 +49,20 @@ export async function applyRateLimitMigrations(
 ): Promise<void> {
 	const files = (await readdir(migrationsDir)).filter(file => file.endsWith(`.${provider}.sql`)).sort();
 	for (const file of files) {
-		// eslint-disable-next-line no-await-in-loop
-		await prisma.$executeRawUnsafe(await readFile(join(migrationsDir, file), 'utf8'));
+		try {
+			// eslint-disable-next-line no-await-in-loop
+			await prisma.$executeRawUnsafe(await readFile(join(migrationsDir, file), 'utf8'));
+		} catch (error) {
+			// SQLite cannot say ADD COLUMN IF NOT EXISTS; its answer to a second run is this.
+			if (!(provider === 'sqlite' && /duplicate column name/i.test(String(error)))) {
+				throw error;
+			}
+		}
 	}
 }
 
 type Row = {hits: number | bigint; reset_at: number | bigint};
+type UnsyncedRow = Row & {key: string; synced: number | bigint};
 
 /**
 The same fixed-window store on SQL through Prisma 7 (driver adapters, no engine binary), for when Redis is unavailable.
@@ -170,13 +179,29 @@ export class PrismaRateLimitStore implements Store {
 		this.windowMs = windowFromMiddleware(options);
 	}
 
-	async increment(key: string): Promise<ClientRateLimitInfo> {
+	/**
+	Count a hit. `known` is what Redis last answered for this key (fallback-store.ts passes it during an outage): the
+	count goes on from there instead of from zero, and several processes handing over their own last answers add up to
+	Redis's count, not to their sum. `synced` keeps how much of the row Redis already has.
+	*/
+	async increment(key: string, known?: Pick<HandedCount, 'totalHits' | 'resetTime'>): Promise<ClientRateLimitInfo> {
 		const id = this.prefix + checkKey(key);
 		const now = this.now();
+		const live = known !== undefined && known.resetTime.getTime() > now;
+		const floor = live ? known.totalHits : 0;
+		const resetAt = live ? known.resetTime.getTime() : now + this.windowMs;
+		// Every right-hand side reads the row as it was (SQL evaluates SET against the old row).
 		const rows = await this.prisma.$queryRaw<Row[]>`
-			INSERT INTO "rate_limit_hits" ("key", "hits", "reset_at") VALUES (${id}, 1, ${now + this.windowMs})
+			INSERT INTO "rate_limit_hits" ("key", "hits", "synced", "reset_at") VALUES (${id}, ${floor + 1}, ${floor}, ${resetAt})
 			ON CONFLICT ("key") DO UPDATE SET
-				"hits" = CASE WHEN "rate_limit_hits"."reset_at" <= ${now} THEN 1 ELSE "rate_limit_hits"."hits" + 1 END,
+				"hits" = CASE
+					WHEN "rate_limit_hits"."reset_at" <= ${now} THEN excluded."hits"
+					WHEN excluded."synced" > "rate_limit_hits"."synced"
+						THEN "rate_limit_hits"."hits" + 1 + excluded."synced" - "rate_limit_hits"."synced"
+					ELSE "rate_limit_hits"."hits" + 1 END,
+				"synced" = CASE
+					WHEN "rate_limit_hits"."reset_at" <= ${now} OR excluded."synced" > "rate_limit_hits"."synced" THEN excluded."synced"
+					ELSE "rate_limit_hits"."synced" END,
 				"reset_at" = CASE WHEN "rate_limit_hits"."reset_at" <= ${now} THEN excluded."reset_at" ELSE "rate_limit_hits"."reset_at" END
 			RETURNING "hits", "reset_at"`;
 		const [row] = rows;
@@ -185,6 +210,42 @@ export class PrismaRateLimitStore implements Store {
 		}
 
 		return {totalHits: Number(row.hits), resetTime: new Date(Number(row.reset_at))};
+	}
+
+	/**
+	Take up to `max` live rows of this store's prefix holding hits Redis does not have, marking them as handed over; keys
+	come without the prefix. Each row goes to one caller even when several processes ask at once (the update only applies
+	where `synced` is still what was read). Give them back with `returnUnsynced()` if they could not be delivered.
+	*/
+	async takeUnsynced(max = deleteBatchSize): Promise<HandedCount[]> {
+		const prefix = this.prefix;
+		const rows = await this.prisma.$queryRaw<UnsyncedRow[]>`
+			SELECT "key", "hits", "synced", "reset_at" FROM "rate_limit_hits"
+			WHERE "hits" > "synced" AND "reset_at" > ${this.now()}
+				AND substr("key", 1, length(CAST(${prefix} AS TEXT))) = CAST(${prefix} AS TEXT)
+			LIMIT ${max}`;
+		const taken: HandedCount[] = [];
+		for (const row of rows) {
+			const hits = Number(row.hits);
+			const synced = Number(row.synced);
+			// eslint-disable-next-line no-await-in-loop
+			const updated = await this.prisma.$executeRaw`
+				UPDATE "rate_limit_hits" SET "synced" = ${hits} WHERE "key" = ${row.key} AND "synced" = ${synced}`;
+			if (updated === 1) {
+				taken.push({key: row.key.slice(prefix.length), totalHits: hits, synced, resetTime: new Date(Number(row.reset_at))});
+			}
+		}
+
+		return taken;
+	}
+
+	/** Undo `takeUnsynced()` for counts that never reached Redis, so the next hand-over sends them again. */
+	async returnUnsynced(counts: readonly HandedCount[]): Promise<void> {
+		for (const {key, totalHits, synced} of counts) {
+			// eslint-disable-next-line no-await-in-loop
+			await this.prisma.$executeRaw`
+				UPDATE "rate_limit_hits" SET "synced" = ${synced} WHERE "key" = ${this.prefix + key} AND "synced" = ${totalHits}`;
+		}
 	}
 
 	async decrement(key: string): Promise<void> {

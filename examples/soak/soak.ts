@@ -54,6 +54,7 @@ const client = new Redis({
 	lazyConnect: true,
 	retryStrategy: (times: number) => Math.min(times * 50, 500),
 	maxRetriesPerRequest: 1,
+	autoResendUnfulfilledCommands: false,
 	disconnectTimeout: 100,
 });
 client.on('error', () => undefined);

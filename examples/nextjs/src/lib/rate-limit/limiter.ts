@@ -23,7 +23,7 @@ const migrationsDir = join(process.cwd(), '..', 'rate-limit', 'prisma', 'migrati
 async function createLimiter(): Promise<Limiter> {
 	const config = rateLimitConfig();
 	// Lazy: the first request connects it, through the guard: one connect() however many requests arrive at once.
-	const client = new Redis(config.redisUrl, {lazyConnect: true, maxRetriesPerRequest: 1});
+	const client = new Redis(config.redisUrl, {lazyConnect: true, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false});
 	client.on('error', () => undefined); // The fallback store logs outages once; ioredis would log every retry.
 	const redis = guardedRedis(client, {timeoutMs: 1000});
 
