@@ -1,5 +1,5 @@
 /*
-npm run bench [-- --quick] [--json]
+npm run bench [-- --quick] [--json] [--section outage] [--charts DIR]
 
 Side by side, in one run, on one machine (private redis-server on a free port, or REDIS_URL):
 1. Hot path: `await guard.ensureConnected()` on a ready client vs. the floor (an inline `status === 'ready'` check) vs.
@@ -10,14 +10,20 @@ Side by side, in one run, on one machine (private redis-server on a free port, o
    sendCommand), and FallbackRateLimitStore over the guarded store; concurrency 64, interleaved rounds, median.
 4. HTTP (bench/http.ts): Express + express-rate-limit with its MemoryStore, our fallback store over a guarded client,
    and rate-limit-redis, under autocannon in a child process; then a cold start of 500 concurrent first requests.
+5. Outages (bench/outage.ts): ours and what users pick instead while Redis is killed, frozen, absent at startup and
+   flushed of its scripts, under HTTP load; SVG charts into --charts (default: bench/ for a full run, .tmp/ for
+   --quick).
+   `--section outage` (npm run bench:outage) runs this section alone.
 Markdown on stdout (progress on stderr); --json prints exactly one object instead, with `storeVsRateLimitRedis`,
-`fallbackStoreVsRateLimitRedis` and `http` (`guardedVsRateLimitRedis`, `guardedVsMemory`, `coldStart`) at the top.
+`fallbackStoreVsRateLimitRedis`, `http` (`guardedVsRateLimitRedis`, `guardedVsMemory`, `coldStart`) and
+`outage.<scenario>.<configuration>` at the top.
 */
 import {tracingChannel} from 'node:diagnostics_channel';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {cpus, tmpdir, totalmem} from 'node:os';
 import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
+import {fileURLToPath} from 'node:url';
 import {parseArgs} from 'node:util';
 import {Redis} from 'ioredis';
 import {measure} from 'mitata';
@@ -32,9 +38,21 @@ import {RedisRateLimitStore, incrementScript, type RedisConnectionSource} from '
 import {RedisServer} from '../examples/support/redis-server.js';
 import {variants} from '../examples/demo/variants.js';
 import {httpBench} from './http.js';
+import {outageBench, outageMarkdown, type OutageResult} from './outage.js';
 
-const {values: flags} = parseArgs({options: {quick: {type: 'boolean', default: false}, json: {type: 'boolean', default: false}}});
+const {values: flags} = parseArgs({options: {
+	quick: {type: 'boolean', default: false},
+	json: {type: 'boolean', default: false},
+	section: {type: 'string', default: 'all'},
+	charts: {type: 'string'},
+}});
 const quick = flags.quick;
+if (flags.section !== 'all' && flags.section !== 'outage') {
+	throw new RangeError(`Expected \`--section\` to be \`all\` or \`outage\`, got \`${flags.section}\``);
+}
+
+const benchDir = fileURLToPath(new URL('.', import.meta.url));
+const chartsDir = flags.charts ?? (quick ? join(benchDir, '..', '.tmp', 'outage-charts') : benchDir);
 
 const progress = (text: string) => {
 	if (process.stderr.isTTY) {
@@ -330,6 +348,7 @@ async function endToEnd(prisma: RateLimitPrisma) {
 		guardedVsRateLimitRedis: round(ops.guarded! / ops.rateLimitRedis!, 3),
 		fallbackOps: Math.round(ops.fallback!),
 		fallbackVsRateLimitRedis: round(ops.fallback! / ops.rateLimitRedis!, 3),
+		fallbackVsRedisStore: round(ops.fallback! / ops.guarded!, 3),
 	};
 }
 
@@ -347,24 +366,38 @@ const machine = {
 const sqliteDir = mkdtempSync(join(tmpdir(), 'connection-guard-bench-'));
 const {prisma} = await createRateLimitPrisma(`file:${join(sqliteDir, 'rate-limit.db')}`);
 try {
-	const hot = {...await hotPath(), loop: await subscriberOnHotPath()};
-	const herdRows = await herd();
-	const e2e = await endToEnd(prisma);
-	const http = await httpBench({target, prisma, quick, progress, median});
-	progress('');
-	const result = {
-		machine,
-		hotPath: hot,
-		herd: herdRows,
-		e2e,
-		storeVsRateLimitRedis: e2e.guardedVsRateLimitRedis,
-		fallbackStoreVsRateLimitRedis: e2e.fallbackVsRateLimitRedis,
-		http,
-	};
-	if (flags.json) {
-		process.stdout.write(`${JSON.stringify(result)}\n`);
+	if (flags.section === 'outage') {
+		const outage = await outageBench({prisma, quick, chartsDir, progress});
+		progress('');
+		if (flags.json) {
+			process.stdout.write(`${JSON.stringify({machine, outage: outage.results, outageRun: outageRun(outage)})}\n`);
+		} else {
+			console.log([machineLine(), '', ...outageMarkdown(outage, chartsLink())].join('\n'));
+		}
 	} else {
-		console.log(markdown(result));
+		const hot = {...await hotPath(), loop: await subscriberOnHotPath()};
+		const herdRows = await herd();
+		const e2e = await endToEnd(prisma);
+		const http = await httpBench({target, prisma, quick, progress, median});
+		const outage = await outageBench({prisma, quick, chartsDir, progress});
+		progress('');
+		const result = {
+			machine,
+			hotPath: hot,
+			herd: herdRows,
+			e2e,
+			storeVsRateLimitRedis: e2e.guardedVsRateLimitRedis,
+			fallbackStoreVsRateLimitRedis: e2e.fallbackVsRateLimitRedis,
+			fallbackStoreVsRedisStore: e2e.fallbackVsRedisStore,
+			http,
+			outage: outage.results,
+			outageRun: outageRun(outage),
+		};
+		if (flags.json) {
+			process.stdout.write(`${JSON.stringify(result)}\n`);
+		} else {
+			console.log(markdown(result, outage));
+		}
 	}
 } finally {
 	for (const client of clients) {
@@ -376,6 +409,20 @@ try {
 	await server?.stop();
 }
 
+/** What the outage section ran: its timeline, load and limits (the rows are `outage`). */
+function outageRun({timeline, scriptFlushTimeline, connections, limit, cooldownMs, storeTimeoutMs}: OutageResult) {
+	return {timeline, scriptFlushTimeline, connections, limit, cooldownMs, storeTimeoutMs, charts: chartsDir};
+}
+
+/** The charts as RESULTS.md (in bench/) links them. */
+function chartsLink(): string {
+	return chartsDir === benchDir ? './' : `${chartsDir}/`;
+}
+
+function machineLine(): string {
+	return `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GiB, Node ${machine.node}; ${machine.redis}${quick ? ' (--quick)' : ''}`;
+}
+
 type BenchResult = {
 	machine: typeof machine;
 	hotPath: Awaited<ReturnType<typeof hotPath>> & {loop: Awaited<ReturnType<typeof subscriberOnHotPath>>};
@@ -384,10 +431,10 @@ type BenchResult = {
 	http: Awaited<ReturnType<typeof httpBench>>;
 };
 
-function markdown(result: BenchResult) {
+function markdown(result: BenchResult, outage: OutageResult) {
 	const {hotPath: hot, herd: rows, e2e, http} = result;
 	return [
-		`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GiB, Node ${machine.node}; ${machine.redis}${quick ? ' (--quick)' : ''}`,
+		machineLine(),
 		'',
 		'### Hot path: `await ensureConnected()` on a ready client (mitata p50, median of interleaved rounds)',
 		'',
@@ -421,7 +468,8 @@ function markdown(result: BenchResult) {
 		'',
 		`The guard's own share: the store on the guard ÷ the same store with no guard = ${e2e.guardedVsUnguardedStore.toFixed(3)}.`,
 		`Against rate-limit-redis: RedisRateLimitStore ${e2e.guardedVsRateLimitRedis.toFixed(3)}×,`
-			+ ` FallbackRateLimitStore over it ${e2e.fallbackVsRateLimitRedis.toFixed(3)}×.`,
+			+ ` FallbackRateLimitStore over it ${e2e.fallbackVsRateLimitRedis.toFixed(3)}×.`
+			+ ` The fallback store (tracking keys for outages) ÷ the Redis store alone: ${e2e.fallbackVsRedisStore.toFixed(3)}.`,
 		'',
 		`### HTTP: Express + express-rate-limit under autocannon (${http.connections} connections, median of ${http.rounds} interleaved ${http.durationS} s rounds, load in a child process)`,
 		'',
@@ -444,5 +492,6 @@ function markdown(result: BenchResult) {
 			return `| ${name === 'guarded' ? '(b) FallbackRateLimitStore over guarded ioredis' : '(c) rate-limit-redis'} | ${row.errors} | ${row.connectCalls} | ${JSON.stringify(row.status)} |`;
 		}),
 		'',
+		...outageMarkdown(outage, chartsLink()),
 	].join('\n');
 }

@@ -13,6 +13,8 @@ export type RateLimitStore = Store & {
 	takeUnsynced?(max: number): Promise<HandedCount[]>;
 	/** Fallback: give back counts that could not be delivered. */
 	returnUnsynced?(counts: readonly HandedCount[]): Promise<void>;
+	/** Primary: resolves once it can take operations, and rejects at once when it knows it cannot. */
+	whenReady?(): Promise<void>;
 	/** Primary: add them; resolves with the counts it could not add. */
 	addUnsynced?(counts: readonly HandedCount[]): Promise<HandedCount[]>;
 };
@@ -225,6 +227,8 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		if (mayProbe && !this.probing && this.now() - this.openedAt >= this.cooldownMs) {
 			this.probing = true;
 			try {
+				// A primary that is still down says so before any hand-back work in the fallback's database.
+				await this.primary.whenReady?.();
 				await this.handBack();
 				const result = await operation(this.primary);
 				this.close();

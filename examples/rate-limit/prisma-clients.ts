@@ -9,7 +9,8 @@ export type RateLimitPrisma = (SqlitePrismaClient | PostgresPrismaClient) & Pris
 /**
 A Prisma 7 client for the rate-limit table, through a driver adapter (no engine binary): SQLite with
 `@prisma/adapter-better-sqlite3` for a `file:` URL, PostgreSQL with `@prisma/adapter-pg` for a `postgres://` URL.
-The checked-in migrations are applied before it is returned.
+The checked-in migrations are applied before it is returned; a SQLite database is put in WAL mode with
+`synchronous = NORMAL`.
 
 @example
 ```
@@ -25,6 +26,13 @@ export async function createRateLimitPrisma(
 	const prisma = (provider === 'postgres'
 		? new PostgresPrismaClient({adapter: new PrismaPg({connectionString: url})})
 		: new SqlitePrismaClient({adapter: new PrismaBetterSqlite3({url})})) as RateLimitPrisma;
+	if (provider === 'sqlite') {
+		// Write-ahead log, synced at checkpoints: an increment costs ~0.2 ms instead of an fsync per commit (~1.6 ms),
+		// which is the fallback's whole throughput during an outage. A power cut may lose the last increments.
+		await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+		await prisma.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
+	}
+
 	await applyRateLimitMigrations(prisma, provider, migrationsDir);
 	return {prisma, provider};
 }

@@ -271,6 +271,14 @@ export class RedisRateLimitStore implements Store {
 	}
 
 	/**
+	Resolve once the client is ready (connecting it if needed), within `timeoutMs`; while Redis is known to be down it
+	rejects at once, as the guard's `ensureConnected()` fails fast.
+	*/
+	async whenReady(): Promise<void> {
+		await this.redis.ensureConnected(this.connectOptions);
+	}
+
+	/**
 	Add hits another store counted while Redis was unreachable (`PrismaRateLimitStore#takeUnsynced()`): each key ends at
 	least at what Redis had when the other store took over, plus what was counted there since. Resolves with the counts
 	it could not add, for the caller to give back.
