@@ -222,6 +222,26 @@ describe('FallbackRateLimitStore', () => {
 		await expect(knownToFallback(0)).resolves.toEqual([undefined, undefined]);
 	});
 
+	test('after a lost connection, the primary saying it is ready again ends the outage on the next call; without that sign, the cooldown does', async () => {
+		const {primary, store, advance} = setup();
+		const readiness = primary as ScriptedStore & {ready?: boolean};
+		readiness.ready = false;
+		primary.healthy = false;
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'fallback'});
+		primary.healthy = true;
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'fallback'});
+		readiness.ready = true;
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'primary'});
+
+		// A server that stops answering while its connection stays up (ready all along): only the cooldown.
+		primary.healthy = false;
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'fallback'});
+		primary.healthy = true;
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'fallback'});
+		advance(1000);
+		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'primary'});
+	});
+
 	test('a bad key is rejected before either store is asked', async () => {
 		const {primary, fallback, store, logger} = setup();
 		await expect(store.increment('')).rejects.toThrow(/`key`/);

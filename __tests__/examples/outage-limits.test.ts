@@ -9,13 +9,14 @@ import {join} from 'node:path';
 import express from 'express';
 import {rateLimit} from 'express-rate-limit';
 import {RedisServer} from '../../examples/support/redis-server.js';
-import {TcpProxy} from '../../examples/support/tcp-proxy.js';
+import type {TcpProxy} from '../../examples/support/tcp-proxy.js';
 import {Redis} from 'ioredis';
 import {guardedRedis} from 'connection-guard';
 import {FallbackRateLimitStore} from '../../examples/rate-limit/fallback-store.js';
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore} from '../../examples/rate-limit/redis-store.js';
 import {createLimiter, windowMs} from '../fixtures/outage-limiter.js';
+import {proxiedRedis, type ProxiedRedis} from '../helpers/proxied-redis.js';
 import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
 import {faults, limit, runSequence} from './outage-limits.js';
 
@@ -52,9 +53,8 @@ describe.each(['one process', 'two processes'] as const)('%s', apps => {
 });
 
 test('the same over HTTP through express-rate-limit: a network cut admits exactly the limit', async () => {
-	const server = await RedisServer.start();
-	const proxy = new TcpProxy({host: '127.0.0.1', port: server.port});
-	await proxy.up();
+	const redis = await proxiedRedis();
+	const {proxy} = redis;
 	const limiter = await createLimiter({redisPort: proxy.port, databaseUrl, prefix: uniquePrefix('outage-http'), limit});
 	const app = express();
 	app.use(rateLimit({windowMs, limit, store: limiter.store, standardHeaders: 'draft-8', legacyHeaders: false}));
@@ -81,7 +81,6 @@ test('the same over HTTP through express-rate-limit: a network cut admits exactl
 		const during = await statuses(20);
 		await proxy.up();
 		await limiter.clientIs('ready');
-		await limiter.passCooldown();
 		const after = await statuses(40);
 		expect(before).toEqual(Array.from({length: 10}, () => 200));
 		expect(during).toEqual([...Array.from({length: 10}, () => 200), ...Array.from({length: 10}, () => 429)]);
@@ -90,8 +89,7 @@ test('the same over HTTP through express-rate-limit: a network cut admits exactl
 		http.closeAllConnections();
 		http.close();
 		await limiter.close();
-		await proxy.down();
-		await server.stop();
+		await redis.stop();
 	}
 });
 
@@ -104,7 +102,6 @@ test('startup with Redis absent: the first requests are decided by the fallback 
 		expect(first.every(decision => decision.allowed)).toBe(true);
 		await server.restart();
 		await limiter.clientIs('ready');
-		await limiter.passCooldown();
 		// Redis is handed the 5 hits the fallback counted before it decides the 6th.
 		await expect(limiter.consume('login')).resolves.toEqual({allowed: true, decidedBy: 'primary', totalHits: 6});
 	} finally {
@@ -114,16 +111,15 @@ test('startup with Redis absent: the first requests are decided by the fallback 
 });
 
 describe('the Redis store', () => {
+	let redis: ProxiedRedis;
 	let server: RedisServer;
 	let proxy: TcpProxy;
 	beforeAll(async () => {
-		server = await RedisServer.start();
-		proxy = new TcpProxy({host: '127.0.0.1', port: server.port});
-		await proxy.up();
+		redis = await proxiedRedis();
+		({server, proxy} = redis);
 	});
 	afterAll(async () => {
-		await proxy.down();
-		await server.stop();
+		await redis.stop();
 	});
 
 	test('releases a command in flight as soon as its connection drops, without waiting for timeoutMs', async () => {

@@ -10,6 +10,7 @@ import {RedisServer, cli, freePort} from '../../examples/support/redis-server.js
 import {TcpProxy} from '../../examples/support/tcp-proxy.js';
 import {totalListeners} from '../helpers/listeners.js';
 import {errorOf, rejection} from '../helpers/rejection.js';
+import {proxiedRedis, type ProxiedRedis} from '../helpers/proxied-redis.js';
 
 jest.setTimeout(30_000);
 
@@ -69,18 +70,17 @@ async function failsWithin(withinMs: number, call: () => Promise<unknown>): Prom
 }
 
 describe('fault matrix (real redis-server, TCP fault proxy)', () => {
+	let redis: ProxiedRedis;
 	let server: RedisServer;
 	let proxy: TcpProxy;
 
 	beforeAll(async () => {
-		server = await RedisServer.start();
-		proxy = new TcpProxy({host: '127.0.0.1', port: server.port});
-		await proxy.up();
+		redis = await proxiedRedis();
+		({server, proxy} = redis);
 	});
 
 	afterAll(async () => {
-		await proxy.down();
-		await server.stop();
+		await redis.stop();
 	});
 
 	afterEach(async () => {

@@ -15,6 +15,8 @@ export type RateLimitStore = Store & {
 	returnUnsynced?(counts: readonly HandedCount[]): Promise<void>;
 	/** Primary: resolves once it can take operations, and rejects at once when it knows it cannot. */
 	whenReady?(): Promise<void>;
+	/** Primary: whether its connection is up now, when it can say. */
+	readonly ready?: boolean;
 	/** Primary: add them; resolves with the counts it could not add. */
 	addUnsynced?(counts: readonly HandedCount[]): Promise<HandedCount[]>;
 };
@@ -79,8 +81,8 @@ Uses the primary store (Redis) and, when it fails, answers from the fallback (Pr
 - **closed**: every call goes to the primary. Its first failure opens the circuit and logs one line,
   `[rate-limit] Redis store failed. Falling back to Prisma store for rate limiting.`, with the cause.
 - **open**: calls skip the primary and go straight to the fallback — no per-request timeouts, no log spam.
-- **probe**: once `cooldownMs` has passed, one call (single-flight; the others keep using the fallback) tries the
-primary.
+- **probe**: once `cooldownMs` has passed — or, when the circuit opened on a lost connection, as soon as the primary
+  says it is ready again — one call (single-flight; the others keep using the fallback) tries the primary.
   Success closes the circuit and logs `[rate-limit] Redis store recovered. Back to Redis store for rate limiting.` once;
   failure keeps it open for another cooldown, silently (same outage).
 
@@ -126,6 +128,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 	// Fallback calls in flight, and whether hits they count after the circuit closed still need handing back.
 	private fallbackCalls = 0;
 	private stragglers = false;
+	private openedDisconnected = false;
 
 	constructor(
 		readonly primary: RateLimitStore,
@@ -180,11 +183,13 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 	}
 
 	async increment(key: string): Promise<ClientRateLimitInfo> {
+		checkKey(key);
 		return (await this.count(key)).result;
 	}
 
 	/** Like `increment()`, and says which store decided. */
 	async incrementDetailed(key: string): Promise<DecidedRateLimitInfo> {
+		checkKey(key);
 		const {result, decidedBy} = await this.count(key);
 		return {...result, decidedBy};
 	}
@@ -205,32 +210,51 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		return {...toConsumeResult(info, this.limit), decidedBy: info.decidedBy};
 	}
 
-	private async count(key: string): Promise<Decided<ClientRateLimitInfo>> {
-		checkKey(key);
-		const decided = await this.route(async store => {
-			if (store === this.fallback) {
-				return store.increment(key, this.known.get(key));
-			}
-
-			const info = await store.increment(key);
-			this.remember(key, info);
-			return info;
-		}, true);
-		this.emit('decision', decided.decidedBy);
-		return decided;
-	}
-
-	private async route<T>(operation: (store: RateLimitStore) => Promise<T>, mayProbe: boolean): Promise<Decided<T>> {
-		if (this.openedAt === undefined) {
-			try {
-				return {result: await operation(this.primary), decidedBy: 'primary'};
-			} catch (error) {
-				this.open(error);
-				return this.useFallback(operation, error);
-			}
+	// Every hit passes here. While the circuit is closed, one promise chain on the primary's answer: nested async
+	// functions cost a measurable share of a Redis round trip (`npm run bench`, the fallback store's row).
+	private count(key: string): Promise<Decided<ClientRateLimitInfo>> {
+		if (this.openedAt !== undefined) {
+			return this.routeAround(this.incrementOn(key), true).then(this.decided);
 		}
 
-		if (mayProbe && !this.probing && this.now() - this.openedAt >= this.cooldownMs) {
+		return Promise.resolve(this.primary.increment(key)).then(info => this.decided({
+			result: this.fromPrimary(key, info),
+			decidedBy: 'primary',
+		}), async (error: unknown) => {
+			this.open(error);
+			return this.decided(await this.useFallback(this.incrementOn(key), error));
+		});
+	}
+
+	/** `increment(key)` on either store: the fallback is told the primary's last answer, the primary's is kept. */
+	private incrementOn(key: string): (store: RateLimitStore) => Promise<ClientRateLimitInfo> {
+		return async store => store === this.fallback
+			? store.increment(key, this.known.get(key))
+			: this.fromPrimary(key, await store.increment(key));
+	}
+
+	private readonly decided = <T>(decided: Decided<T>): Decided<T> => {
+		this.emit('decision', decided.decidedBy);
+		return decided;
+	};
+
+	private route<T>(operation: (store: RateLimitStore) => Promise<T>, mayProbe: boolean): Promise<Decided<T>> {
+		if (this.openedAt === undefined) {
+			return operation(this.primary).then(result => ({result, decidedBy: 'primary'}), async (error: unknown) => {
+				this.open(error);
+				return this.useFallback(operation, error);
+			});
+		}
+
+		return this.routeAround(operation, mayProbe);
+	}
+
+	/** The circuit is open: the fallback answers, or one call probes the primary. */
+	private async routeAround<T>(
+		operation: (store: RateLimitStore) => Promise<T>,
+		mayProbe: boolean,
+	): Promise<Decided<T>> {
+		if (mayProbe && !this.probing && (this.now() - this.openedAt! >= this.cooldownMs || this.primaryBack())) {
 			this.probing = true;
 			try {
 				// A primary that is still down says so before any hand-back work in the fallback's database.
@@ -241,6 +265,8 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 				return {result, decidedBy: 'primary'};
 			} catch (error) {
 				this.openedAt = this.now();
+				// Ready yet failing (a database error while handing back, a slow server): wait for the cooldown now.
+				this.openedDisconnected = this.primary.ready === false;
 				return this.useFallback(operation, error);
 			} finally {
 				this.probing = false;
@@ -250,9 +276,15 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		return this.useFallback(operation);
 	}
 
-	private remember(key: string, info: ClientRateLimitInfo): void {
+	/** The circuit opened while the primary's connection was down, and the primary says it is up again. */
+	private primaryBack(): boolean {
+		return this.openedDisconnected && this.primary.ready === true;
+	}
+
+	/** Keeps the primary's answer for `key` (bounded by `trackedKeys`) and returns it. */
+	private fromPrimary(key: string, info: ClientRateLimitInfo): ClientRateLimitInfo {
 		if (this.trackedKeys === 0 || info.resetTime === undefined) {
-			return;
+			return info;
 		}
 
 		if (this.known.size >= this.trackedKeys && !this.known.has(key)) {
@@ -260,6 +292,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		}
 
 		this.known.set(key, info);
+		return info;
 	}
 
 	/**
@@ -327,6 +360,8 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		}
 
 		this.openedAt = this.now();
+		// A lost connection says when it is back (the client's own reconnect); a frozen server says nothing.
+		this.openedDisconnected = this.primary.ready === false;
 		this.logger.warn(
 			`[rate-limit] ${this.names.primary} store failed. Falling back to ${this.names.fallback} store for rate limiting.`,
 			cause,

@@ -18,6 +18,8 @@ export type RedisConnectionSource<C extends RedisClient = RedisClient> = {
 	ensureConnected(options?: {timeoutMs?: number; signal?: AbortSignal}): Promise<C>;
 	/** The client, when the source can say (a guard can): the store checks its options once. */
 	readonly client?: C;
+	/** Whether the client is ready now, when the source can say (a guard can). */
+	readonly isReady?: boolean;
 };
 
 export type RedisRateLimitStoreOptions = RateLimitStoreOptions & {
@@ -268,6 +270,11 @@ export class RedisRateLimitStore implements Store {
 	/** Count a hit and decide against `limit` (for use without express-rate-limit). */
 	async consume(key: string): Promise<ConsumeResult> {
 		return toConsumeResult(await this.increment(key), this.limit);
+	}
+
+	/** `true`/`false` when the connection source says whether the client is ready now (a guard does), else `undefined`. */
+	get ready(): boolean | undefined {
+		return this.redis.isReady;
 	}
 
 	/**
