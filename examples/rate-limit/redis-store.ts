@@ -192,8 +192,8 @@ fallback answers without waiting for `timeoutMs`; create the client with `autoRe
 ioredis does not send it again after reconnecting (the store warns once per client otherwise).
 
 Works unchanged on a Redis Cluster: each operation touches one key (`prefix + key`; handing counts back also writes
-`{prefix + key}:absorbed`, in the same slot). A `{hash tag}` in your keys or
-prefix is respected by Redis as usual; a tag in the prefix puts every key on one node.
+`{prefix + key}:absorbed`, in the same slot). A `{hash tag}` in your keys or prefix is respected by Redis as usual; a
+tag in the prefix puts every key on one node.
 
 @example
 ```
