@@ -12,7 +12,7 @@ Side by side, in one run, on one machine (private redis-server on a free port, o
    and rate-limit-redis, under autocannon in a child process; then a cold start of 500 concurrent first requests.
 5. Outages (bench/outage.ts): ours and what users pick instead while Redis is killed, frozen, absent at startup and
    flushed of its scripts, under HTTP load; SVG charts into --charts (default: bench/ for a full run, .tmp/ for
-   --quick).
+   --quick, which runs ours and two peers only).
    `--section outage` (npm run bench:outage) runs this section alone.
 Markdown on stdout (progress on stderr); --json prints exactly one object instead, with `storeVsRateLimitRedis`,
 `fallbackStoreVsRateLimitRedis`, `http` (`guardedVsRateLimitRedis`, `guardedVsMemory`, `coldStart`) and
