@@ -23,8 +23,9 @@ const common = {
 		'^connection-guard$': '<rootDir>/dist/index.cjs',
 	},
 	setupFilesAfterEnv: ['<rootDir>/__tests__/helpers/setup.ts'],
-	// The Next.js example has its own packages and build output (package.json files jest would otherwise index).
-	modulePathIgnorePatterns: ['<rootDir>/examples/nextjs/'],
+	// The Next.js and NestJS examples have their own packages and build output (package.json files jest would otherwise
+	// index).
+	modulePathIgnorePatterns: ['<rootDir>/examples/nextjs/', '<rootDir>/examples/nestjs/'],
 };
 
 // PostgreSQL tests run where a server answers (CI starts the local service; see .ci/run).
@@ -62,6 +63,8 @@ export default async function config() {
 			},
 			// `next build` and `next start` over HTTP: not in `npm test` (the build takes a while); `npm run test:nextjs`.
 			{...common, displayName: 'nextjs', testMatch: ['<rootDir>/__tests__/nextjs/**/*.test.ts']},
+			// The NestJS app, compiled with tsc and served over HTTP: `npm run test:nestjs`.
+			{...common, displayName: 'nestjs', testMatch: ['<rootDir>/__tests__/nestjs/**/*.test.ts']},
 		],
 	};
 }

@@ -35,7 +35,7 @@ import {FallbackRateLimitStore} from '../examples/rate-limit/fallback-store.js';
 import {createRateLimitPrisma, type RateLimitPrisma} from '../examples/rate-limit/prisma-clients.js';
 import {PrismaRateLimitStore} from '../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore, incrementScript, type RedisConnectionSource} from '../examples/rate-limit/redis-store.js';
-import {RedisServer} from '../examples/support/redis-server.js';
+import {RedisServer} from '../__tests__/servers/redis-server.js';
 import {variants} from '../examples/demo/variants.js';
 import {httpBench} from './http.js';
 import {outageBench, outageMarkdown, type OutageResult} from './outage.js';

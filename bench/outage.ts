@@ -34,7 +34,7 @@ import {FallbackRateLimitStore} from '../examples/rate-limit/fallback-store.js';
 import type {RateLimitPrisma} from '../examples/rate-limit/prisma-clients.js';
 import {PrismaRateLimitStore} from '../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore} from '../examples/rate-limit/redis-store.js';
-import {RedisServer, cli} from '../examples/support/redis-server.js';
+import {RedisServer, cli} from '../__tests__/servers/redis-server.js';
 
 const run = promisify(execFile);
 const loadChild = fileURLToPath(new URL('outage-load-child.mjs', import.meta.url));

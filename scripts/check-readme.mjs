@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Type-checks every ```ts block of README.md and examples/README.md and every JSDoc @example of src/ against the built
-// package (self-reference) and the examples, so none can drift from the API. Each block becomes its own module; names
-// the prose takes as given (an app's `client`, `redis`, `app`, ...) and the package's exports are declared in a shared
-// prelude.
+// Type-checks every ```ts block of README.md, examples/README.md and docs/*.md and every JSDoc @example of src/
+// against the built package (self-reference) and the examples, so none can drift from the API. Each block becomes its
+// own module; names the prose takes as given (an app's `client`, `redis`, `app`, ...) and the package's exports are
+// declared in a shared prelude.
 import {execFileSync} from 'node:child_process';
 import {mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {join, resolve} from 'node:path';
@@ -15,7 +15,12 @@ mkdirSync(out, {recursive: true});
 // Snippets import the examples relative to their own file; each snippet module lives two folders below the root.
 const blocksOf = (file, examplesPrefix) => [...readFileSync(join(root, file), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```$/gm)]
 	.map(match => match[1].replaceAll(examplesPrefix, "'../../examples/"));
-const readmeBlocks = [...blocksOf('README.md', "'./examples/"), ...blocksOf('examples/README.md', "'./")];
+const docs = readdirSync(join(root, 'docs')).filter(file => file.endsWith('.md')).map(file => `docs/${file}`);
+const readmeBlocks = [
+	...blocksOf('README.md', "'./examples/"),
+	...blocksOf('examples/README.md', "'./"),
+	...docs.flatMap(file => blocksOf(file, "'../examples/")),
+];
 const jsdocBlocks = readdirSync(join(root, 'src')).filter(file => file.endsWith('.ts')).flatMap(file =>
 	[...readFileSync(join(root, 'src', file), 'utf8').matchAll(/@example\n```\n([\s\S]*?)\n```/g)].map(match => match[1]));
 if (readmeBlocks.length === 0 || jsdocBlocks.length === 0) {

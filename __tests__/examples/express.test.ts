@@ -7,7 +7,7 @@ import {FallbackRateLimitStore} from '../../examples/rate-limit/fallback-store.j
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore} from '../../examples/rate-limit/redis-store.js';
 import type {RateLimitPrisma} from '../../examples/rate-limit/prisma-clients.js';
-import {RedisServer} from '../../examples/support/redis-server.js';
+import {RedisServer} from '../servers/redis-server.js';
 import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
 
 jest.setTimeout(30_000);

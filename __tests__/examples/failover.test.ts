@@ -8,7 +8,7 @@ import {guardedRedis} from 'connection-guard';
 import {FallbackRateLimitStore, type DecidedBy} from '../../examples/rate-limit/fallback-store.js';
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore} from '../../examples/rate-limit/redis-store.js';
-import {RedisCluster} from '../../examples/support/redis-server.js';
+import {RedisCluster} from '../servers/redis-server.js';
 import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
 
 jest.setTimeout(90_000);

@@ -41,6 +41,12 @@ class ScriptedStore implements RateLimitStore {
 		this.hits.delete(key);
 	}
 
+	async get(key: string): Promise<ClientRateLimitInfo | undefined> {
+		this.check();
+		const totalHits = this.hits.get(key);
+		return totalHits === undefined ? undefined : {totalHits, resetTime: new Date(60_000)};
+	}
+
 	private check() {
 		if (!this.healthy) {
 			throw new Error(`${this.prefix} is down`);
@@ -182,6 +188,19 @@ describe('FallbackRateLimitStore', () => {
 		await store.increment('b');
 		await store.resetKey('b');
 		expect(fallback.hits.has('b')).toBe(false);
+	});
+
+	test('get() reads the count from the store in use, without adding a hit; a failing primary opens the circuit', async () => {
+		const {primary, fallback, store, logger} = setup();
+		await store.increment('a');
+		await expect(store.get('a')).resolves.toEqual({totalHits: 1, resetTime: new Date(60_000)});
+		await expect(store.get('b')).resolves.toBeUndefined();
+		expect(primary.calls).toBe(1);
+		primary.healthy = false;
+		fallback.hits.set('a', 7);
+		await expect(store.get('a')).resolves.toMatchObject({totalHits: 7});
+		expect(store.circuitOpen).toBe(true);
+		expect(logger.warn).toHaveBeenCalledTimes(1);
 	});
 
 	test('consume() decides against `limit`', async () => {

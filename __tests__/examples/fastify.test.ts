@@ -11,7 +11,7 @@ import {fastifyRateLimitStore} from '../../examples/fastify/fastify-store.js';
 import {FallbackRateLimitStore, type DecidedBy} from '../../examples/rate-limit/fallback-store.js';
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore} from '../../examples/rate-limit/redis-store.js';
-import {RedisServer} from '../../examples/support/redis-server.js';
+import {RedisServer} from '../servers/redis-server.js';
 import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
 
 jest.setTimeout(60_000);

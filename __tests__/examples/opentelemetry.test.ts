@@ -13,7 +13,7 @@ import {BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Rea
 import {Redis} from 'ioredis';
 import {guardedRedis} from 'connection-guard';
 import {instrumentConnectionGuard} from '../../examples/observability/opentelemetry.js';
-import {RedisServer, freePort} from '../../examples/support/redis-server.js';
+import {RedisServer, freePort} from '../servers/redis-server.js';
 import {rejection} from '../helpers/rejection.js';
 
 jest.setTimeout(60_000);

@@ -6,8 +6,8 @@ database. Shared by outage-limits.test.ts (SQLite) and outage-limits-postgres.te
 import {fork, type ChildProcess} from 'node:child_process';
 import {join, resolve} from 'node:path';
 import {Redis} from 'ioredis';
-import type {RedisServer} from '../../examples/support/redis-server.js';
-import type {TcpProxy} from '../../examples/support/tcp-proxy.js';
+import type {RedisServer} from '../servers/redis-server.js';
+import type {TcpProxy} from '../servers/tcp-proxy.js';
 import {createLimiter, type Decision, type Limiter, type LimiterSettings} from '../fixtures/outage-limiter.js';
 import {proxiedRedis} from '../helpers/proxied-redis.js';
 

@@ -9,7 +9,7 @@ import {createGuardMetrics, serveMetrics, type GuardMetrics} from '../../example
 import {FallbackRateLimitStore} from '../../examples/rate-limit/fallback-store.js';
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore} from '../../examples/rate-limit/redis-store.js';
-import {RedisServer} from '../../examples/support/redis-server.js';
+import {RedisServer} from '../servers/redis-server.js';
 import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
 
 jest.setTimeout(60_000);

@@ -1,7 +1,7 @@
 import {Cluster, Redis} from 'ioredis';
 import {guardedRedis} from 'connection-guard';
 import {RedisRateLimitStore, type RedisClient} from '../../examples/rate-limit/redis-store.js';
-import {RedisCluster, RedisServer} from '../../examples/support/redis-server.js';
+import {RedisCluster, RedisServer} from '../servers/redis-server.js';
 import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
 import {prismaCleanupSuite} from './prisma-cleanup.js';
 import {prismaTarget, storeContract, type StoreTarget} from './store-contract.js';

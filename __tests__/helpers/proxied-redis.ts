@@ -1,5 +1,5 @@
-import {RedisServer} from '../../examples/support/redis-server.js';
-import {TcpProxy} from '../../examples/support/tcp-proxy.js';
+import {RedisServer} from '../servers/redis-server.js';
+import {TcpProxy} from '../servers/tcp-proxy.js';
 
 export type ProxiedRedis = {server: RedisServer; proxy: TcpProxy; stop(): Promise<void>};
 

@@ -1,7 +1,7 @@
 import {Cluster as Cluster5} from 'ioredis';
 import {Cluster as Cluster6} from 'ioredis6';
 import {Cluster as ValkeyCluster} from 'iovalkey';
-import {RedisCluster, freePort} from '../../examples/support/redis-server.js';
+import {RedisCluster, freePort} from '../servers/redis-server.js';
 import {ioredisBehaviour} from './ioredis-target.js';
 import {guardContract, type GuardClient, type Target} from './contract.js';
 

@@ -6,8 +6,8 @@ once the fault clears. (The setup file fails any test that leaves an unhandled r
 import {once} from 'node:events';
 import {Redis, type RedisOptions} from 'ioredis';
 import {ConnectionGuardError, guardedRedis} from '../../src/index.js';
-import {RedisServer, cli, freePort} from '../../examples/support/redis-server.js';
-import {TcpProxy} from '../../examples/support/tcp-proxy.js';
+import {RedisServer, cli, freePort} from '../servers/redis-server.js';
+import {TcpProxy} from '../servers/tcp-proxy.js';
 import {totalListeners} from '../helpers/listeners.js';
 import {errorOf, rejection} from '../helpers/rejection.js';
 import {proxiedRedis, type ProxiedRedis} from '../helpers/proxied-redis.js';

@@ -1,6 +1,6 @@
 import {createClient, createCluster} from 'redis';
 import {createClient as createClient5} from 'redis5';
-import {RedisCluster, RedisServer, freePort} from '../../examples/support/redis-server.js';
+import {RedisCluster, RedisServer, freePort} from '../servers/redis-server.js';
 import {guardContract, type ClientOptions, type GuardClient, type Target} from './contract.js';
 import {nodeRedisBehaviour, reconnectStrategy, startup} from './node-redis-target.js';
 

@@ -1,7 +1,7 @@
 import {Redis as Redis5} from 'ioredis';
 import {Redis as Redis6} from 'ioredis6';
 import {Redis as Valkey} from 'iovalkey';
-import {RedisServer, freePort} from '../../examples/support/redis-server.js';
+import {RedisServer, freePort} from '../servers/redis-server.js';
 import {ioredisBehaviour} from './ioredis-target.js';
 import {guardContract, type ClientOptions, type GuardClient, type Target} from './contract.js';
 

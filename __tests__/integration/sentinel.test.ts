@@ -5,8 +5,8 @@ contract suite in both modes, then a failover under a request loop.
 import {Redis} from 'ioredis';
 import {createSentinel} from 'redis';
 import {guardedRedis} from '../../src/index.js';
-import {freePort} from '../../examples/support/redis-server.js';
-import {RedisSentinelTopology} from '../../examples/support/redis-sentinel.js';
+import {freePort} from '../servers/redis-server.js';
+import {RedisSentinelTopology} from '../servers/redis-sentinel.js';
 import {ioredisBehaviour} from './ioredis-target.js';
 import {nodeRedisBehaviour, reconnectStrategy, startup} from './node-redis-target.js';
 import {guardContract, modes, type ClientOptions, type GuardClient, type Target} from './contract.js';

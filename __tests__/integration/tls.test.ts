@@ -5,8 +5,8 @@ suite for ioredis and node-redis, and the failures TLS adds (a wrong CA, plain T
 import {Redis} from 'ioredis';
 import {createClient} from 'redis';
 import {guardedRedis, type RedisLikeClient} from '../../src/index.js';
-import {freePort, type RedisServer} from '../../examples/support/redis-server.js';
-import {makeCertificates, readPem, removeCertificates, startTlsServer, type TestCertificates} from '../../examples/support/redis-tls.js';
+import {freePort, type RedisServer} from '../servers/redis-server.js';
+import {makeCertificates, readPem, removeCertificates, startTlsServer, type TestCertificates} from '../servers/redis-tls.js';
 import {rejection} from '../helpers/rejection.js';
 import {ioredisBehaviour} from './ioredis-target.js';
 import {nodeRedisBehaviour, reconnectStrategy, startup} from './node-redis-target.js';

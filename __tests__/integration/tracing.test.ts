@@ -12,7 +12,7 @@ import {createClient} from 'redis';
 import {
 	channels, guardedRedis, type ConnectTraceContext, type EnsureConnectedTraceContext, type RedisLikeClient,
 } from '../../src/index.js';
-import {RedisCluster, RedisServer, freePort} from '../../examples/support/redis-server.js';
+import {RedisCluster, RedisServer, freePort} from '../servers/redis-server.js';
 import {rejection} from '../helpers/rejection.js';
 import {until} from '../helpers/until.js';
 

@@ -2,84 +2,24 @@
 examples/nextjs over real HTTP: built with `next build`, served with `next start` through `npm run example:nextjs`'s
 script, against a private redis-server, with the SQLite fallback. `npm run test:nextjs` (not part of `npm test`).
 */
-import {spawn, type ChildProcess} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
-import {tmpdir} from 'node:os';
-import {join, resolve} from 'node:path';
-import {cli, freePort, RedisServer} from '../../examples/support/redis-server.js';
-import {until} from '../helpers/until.js';
+import {cli, freePort, RedisServer} from '../servers/redis-server.js';
+import {
+	connectionsReceived, count, get, herd, requestUntil, startApp as startExampleApp, statuses, type App,
+} from '../helpers/example-app.js';
 
 jest.setTimeout(240_000);
 
-const root = resolve(__dirname, '../..');
 const limit = 10;
 
-type App = {url: string; output(): string; stop(): Promise<void>};
-
-/** `npm run example:nextjs` (its script) on a free port; resolves once it printed that it serves. */
-async function startApp(env: Record<string, string>): Promise<App> {
-	const port = await freePort();
-	const dataDir = mkdtempSync(join(tmpdir(), 'connection-guard-next-'));
-	const child: ChildProcess = spawn(process.execPath, [join(root, 'scripts/example-nextjs.mjs')], {
-		cwd: root,
-		env: {
-			...process.env,
-			PORT: String(port),
-			DATABASE_URL: `file:${join(dataDir, 'rate-limit.db')}`,
-			RATE_LIMIT_LIMIT: String(limit),
-			RATE_LIMIT_WINDOW_MS: '60000',
-			RATE_LIMIT_COOLDOWN_MS: '300',
-			...env,
-		},
-		stdio: ['ignore', 'pipe', 'pipe'],
-	});
-	let output = '';
-	const collect = (chunk: Buffer) => {
-		output += chunk.toString();
-	};
-
-	child.stdout!.on('data', collect);
-	child.stderr!.on('data', collect);
-	const exited = new Promise(resolve => child.once('exit', resolve));
-	await Promise.race([
-		until(() => output.includes('example:nextjs: serving on'), 200_000),
-		exited.then(() => {
-			throw new Error(`example:nextjs exited:\n${output}`);
-		}),
-	]);
-	return {
-		url: `http://127.0.0.1:${port}`,
-		output: () => output,
-		async stop() {
-			child.kill('SIGTERM');
-			await exited;
-			rmSync(dataDir, {recursive: true, force: true});
-		},
-	};
-}
-
-async function get(app: App, path: string, headers: Record<string, string> = {}) {
-	const response = await fetch(`${app.url}${path}`, {headers});
-	return {status: response.status, headers: response.headers, body: await response.json() as Record<string, unknown>};
-}
-
-/** `count` concurrent requests; the statuses, sorted. */
-async function herd(app: App, count: number, path: string, headers: Record<string, string> = {}) {
-	const responses = await Promise.all(Array.from({length: count}, async () => get(app, path, headers)));
-	return responses.map(response => response.status).sort();
-}
-
-const statuses = (allowed: number, limited: number) =>
-	[...Array.from({length: allowed}, () => 200), ...Array.from({length: limited}, () => 429)];
-
-/** Connections the server has accepted so far (each redis-cli call is one, too). */
-async function connectionsReceived(server: RedisServer): Promise<number> {
-	return Number(/total_connections_received:(\d+)/.exec(await cli(server.port, 'INFO', 'stats'))![1]);
-}
+const startApp = async (env: Record<string, string>): Promise<App> => startExampleApp('nextjs', {
+	RATE_LIMIT_LIMIT: String(limit),
+	RATE_LIMIT_WINDOW_MS: '60000',
+	RATE_LIMIT_COOLDOWN_MS: '300',
+	...env,
+});
 
 const fallbackLine = 'Redis store failed. Falling back to Prisma store for rate limiting.';
 const recoveredLine = 'Redis store recovered. Back to Redis store for rate limiting.';
-const count = (text: string, line: string) => text.split(line).length - 1;
 
 describe('behind a trusted proxy (TRUST_PROXY=1): the route handler and proxy.ts on the same limiter', () => {
 	let server: RedisServer;
@@ -148,16 +88,8 @@ describe('behind a trusted proxy (TRUST_PROXY=1): the route handler and proxy.ts
 		expect(count(app.output(), fallbackLine)).toBe(1);
 
 		await server.restart();
-		// A request after RATE_LIMIT_COOLDOWN_MS (300 ms here) probes Redis: ask every 100 ms until one did (10 s at most).
-		const probe = {'x-forwarded-for': '198.51.100.78'};
-		for (let tries = 0; tries < 100 && !app.output().includes(recoveredLine); tries++) {
-			// eslint-disable-next-line no-await-in-loop
-			await get(app, '/api/hello', probe);
-			// eslint-disable-next-line no-await-in-loop
-			await new Promise(resolve => {
-				setTimeout(resolve, 100);
-			});
-		}
+		// A request after RATE_LIMIT_COOLDOWN_MS (300 ms here) probes Redis.
+		await requestUntil(app, '/api/hello', {'x-forwarded-for': '198.51.100.78'}, () => app.output().includes(recoveredLine));
 
 		expect(count(app.output(), recoveredLine)).toBe(1);
 		// Counted in Redis again.

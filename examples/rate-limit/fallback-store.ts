@@ -204,6 +204,13 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		await this.route(async store => store.resetKey(key), false);
 	}
 
+	/** The key's count without adding a hit, from whichever store would count it now (`undefined`: none yet). */
+	async get(key: string): Promise<ClientRateLimitInfo | undefined> {
+		checkKey(key);
+		// It may probe: a store that is only read (a throttler's block keys) must find its way back to the primary too.
+		return (await this.route(async store => store.get?.(key), true)).result;
+	}
+
 	/** Count a hit and decide against `limit` (for use without express-rate-limit). */
 	async consume(key: string): Promise<ConsumeResult & {decidedBy: DecidedBy}> {
 		const info = await this.incrementDetailed(key);

@@ -8,7 +8,7 @@ import {mkdirSync} from 'node:fs';
 import {dirname, join, resolve} from 'node:path';
 import {Redis} from 'ioredis';
 import {guardedRedis, type RedisGuard} from 'connection-guard';
-import {rateLimitConfig, type RateLimitConfig} from './config.js';
+import {rateLimitConfig, type RateLimitConfig} from './stores.js';
 import {createRateLimitPrisma, FallbackRateLimitStore, PrismaRateLimitStore, RedisRateLimitStore} from './stores.js';
 
 export type Limiter = {

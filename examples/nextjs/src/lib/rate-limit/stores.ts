@@ -6,3 +6,4 @@ export {FallbackRateLimitStore, RateLimitStoreUnavailableError} from '../../../.
 export {createRateLimitPrisma, type RateLimitPrisma} from '../../../../rate-limit/prisma-clients.js';
 export {PrismaRateLimitStore} from '../../../../rate-limit/prisma-store.js';
 export {RedisRateLimitStore} from '../../../../rate-limit/redis-store.js';
+export {rateLimitConfig, type RateLimitConfig} from '../../../../rate-limit/config.js';

@@ -1,6 +1,9 @@
 import {join} from 'node:path';
 
-/** The app's rate-limit settings, from the environment (defaults in parentheses; README "Next.js"). */
+/**
+An app's rate-limit settings, from the environment (defaults in parentheses). The Next.js and NestJS examples read the
+same variables with the same meanings (examples/README.md).
+*/
 export type RateLimitConfig = {
 	/** REDIS_URL (redis://127.0.0.1:6379) */
 	redisUrl: string;
@@ -18,8 +21,11 @@ export type RateLimitConfig = {
 	cooldownMs: number;
 };
 
-function positiveInteger(name: string, fallback: number): number {
-	const raw = process.env[name];
+type Environment = Record<string, string | undefined>;
+
+/** The variable `name` as a positive integer; a `RangeError` naming it otherwise. */
+export function positiveInteger(env: Environment, name: string, fallback: number): number {
+	const raw = env[name];
 	const value = raw === undefined || raw === '' ? fallback : Number(raw);
 	if (!Number.isSafeInteger(value) || value <= 0) {
 		throw new RangeError(`Expected \`${name}\` to be a positive integer, got \`${raw}\``);
@@ -28,14 +34,15 @@ function positiveInteger(name: string, fallback: number): number {
 	return value;
 }
 
-export function rateLimitConfig(): RateLimitConfig {
+/** Reads the settings; throws a `RangeError` naming the variable when one is not a positive integer. */
+export function rateLimitConfig(env: Environment = process.env): RateLimitConfig {
 	return {
-		redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
-		databaseUrl: process.env.DATABASE_URL || `file:${join(process.cwd(), '.data', 'rate-limit.db')}`,
-		limit: positiveInteger('RATE_LIMIT_LIMIT', 10),
-		windowMs: positiveInteger('RATE_LIMIT_WINDOW_MS', 60_000),
-		trustProxy: process.env.TRUST_PROXY === '1',
-		failOpen: process.env.RATE_LIMIT_FAIL_OPEN === '1',
-		cooldownMs: positiveInteger('RATE_LIMIT_COOLDOWN_MS', 5000),
+		redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+		databaseUrl: env.DATABASE_URL || `file:${join(process.cwd(), '.data', 'rate-limit.db')}`,
+		limit: positiveInteger(env, 'RATE_LIMIT_LIMIT', 10),
+		windowMs: positiveInteger(env, 'RATE_LIMIT_WINDOW_MS', 60_000),
+		trustProxy: env.TRUST_PROXY === '1',
+		failOpen: env.RATE_LIMIT_FAIL_OPEN === '1',
+		cooldownMs: positiveInteger(env, 'RATE_LIMIT_COOLDOWN_MS', 5000),
 	};
 }

@@ -13,11 +13,11 @@ import {performance} from 'node:perf_hooks';
 import {parseArgs} from 'node:util';
 import {Redis} from 'ioredis';
 import {guardedRedis} from 'connection-guard';
-import {FallbackRateLimitStore} from '../rate-limit/fallback-store.js';
-import {createRateLimitPrisma} from '../rate-limit/prisma-clients.js';
-import {PrismaRateLimitStore} from '../rate-limit/prisma-store.js';
-import {RedisRateLimitStore} from '../rate-limit/redis-store.js';
-import {RedisServer} from '../support/redis-server.js';
+import {FallbackRateLimitStore} from '../examples/rate-limit/fallback-store.js';
+import {createRateLimitPrisma} from '../examples/rate-limit/prisma-clients.js';
+import {PrismaRateLimitStore} from '../examples/rate-limit/prisma-store.js';
+import {RedisRateLimitStore} from '../examples/rate-limit/redis-store.js';
+import {RedisServer} from '../__tests__/servers/redis-server.js';
 
 const {values: flags} = parseArgs({
 	options: {
