@@ -1,10 +1,7 @@
 /*
-The vocabulary between the guard and a client: one phase for every client's own way of spelling its state, and the
-small event helpers the adapters share. Each kind of client has its own adapter in `adapters/`.
-
-Hand-written because no library exposes "the phase of a Redis client": each client spells its state differently
-(ioredis `status`, node-redis `isOpen`/`isReady` plus its events, ioredis-mock `connected`), and the guard needs one
-vocabulary to decide between connecting, waiting and failing fast.
+The vocabulary between the guard and a client: one phase for every client's own way of spelling its state (ioredis
+`status`, node-redis `isOpen`/`isReady` plus its events, ioredis-mock `connected`), and the small event helpers the
+adapters share. Each kind of client has its own adapter in `adapters/`; everything client-specific lives there.
 */
 
 /**
@@ -22,6 +19,11 @@ export type ClientAdapter = {
 	phase(): Phase;
 	/** Start a connection. May throw synchronously or reject. */
 	connect(): unknown;
+	/**
+	Whether an error from `connect()` only says that a connection is already under way, in the client's own words: the
+	guard meets it only when a connect was started elsewhere in the same tick, waits for that one, and never shows it.
+	*/
+	isAlreadyConnecting(error: unknown): boolean;
 	/**
 	Call `onChange` after every event after which `phase()` may have changed, and `onError` with every error the client
 	reports (before the `onChange` of the same event). Returns the function that removes every listener it added. Only one

@@ -2,38 +2,43 @@
 The one state of one client, shared by every guard of it and by every copy of this package in the process. It watches
 the client through its adapter and answers every waiting `ensureConnected()` call from what it sees.
 
-This state machine is hand-written rather than built on `singleFlight`: an attempt must outlive its waiters (a frozen
-server keeps the attempt's trace open after every caller timed out), waiters of the two modes leave an attempt
-differently (fail fast on its failure, or wait for the next try), and `close()` must end it from outside.
-
 Level-triggered: every event of the client, every settled `connect()` and every new waiter runs `#step()`, which reads
 the client's phase now rather than trusting which event woke it (ioredis emits status events a tick late, so an event
-may be an echo of an earlier try).
+may be an echo of an earlier try), and hands it to the one handler for that phase.
+
+Not built on `singleFlight`: an attempt outlives its waiters (a frozen server keeps the attempt's trace open after every
+caller timed out), waiters of the two modes leave an attempt differently (fail fast on its failure, or wait for the next
+try), and `close()` ends it from outside.
 */
-import type {ClientAdapter} from './client-adapter.js';
-import type {SharedClientState} from './registry.js';
+import type {ClientAdapter, Phase} from './client-adapter.js';
 import {
 	abortedError, closedError, connectFailedError, connectionClosed, timeoutError, type ConnectionGuardError,
 } from './errors.js';
+import {defaultTimeoutMs} from './options.js';
 import {
 	endConnectTrace, startConnectTrace, type ConnectTraceContext, type EnsureConnectedTraceContext,
 } from './tracing.js';
 
+/**
+What every copy of the package relies on: guards from another copy call these members, so they only ever grow (the
+registry's key carries the version of this shape).
+*/
+export type SharedClientState = {
+	readonly client: unknown;
+	/** The one promise the ready fast path hands out: no allocation per call on a ready client. */
+	readonly readyPromise: Promise<unknown>;
+	describe(): string;
+	isReady(): boolean;
+	/** `trace` (newer than 0.1.0: older copies never pass it) gets the attempts the call joins in its `attempts`. */
+	wait(
+		timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean, trace?: EnsureConnectedTraceContext,
+	): Promise<unknown>;
+	close(timeoutMs: number): Promise<void>;
+};
+
 // `setTimeout` fires after 1 ms for longer delays (with a TimeoutOverflowWarning); anything longer waits without a
 // timer.
 const maxTimerMs = 2_147_483_647;
-
-/**
-The guard's own backoff between the `connect()` calls it makes for `waitForReady` callers when the client will not retry
-by itself: 50 ms, doubling, at most 1 s. Documented in the README.
-*/
-const firstRetryDelayMs = 50;
-const maxRetryDelayMs = 1000;
-
-// Each client rejects a second `connect()` with its own message; the guard only ever meets these when a connect was
-// started elsewhere in the same tick, and then waits for it. They are never shown to a caller.
-const alreadyConnecting = /already connecting\/connected|Socket already opened|already open/i;
-const messageOf = (error: unknown) => error instanceof Error ? error.message : String(error);
 
 type Waiter = {
 	readonly waitForReady: boolean;
@@ -45,7 +50,6 @@ type Waiter = {
 
 /** One try of the client that the waiters present share: started by the guard's `connect()`, or the client's own. */
 type Attempt = {
-	readonly calledConnect: boolean;
 	/**
 	The guard called `connect()` and the client shows no sign of it yet (still idle, the promise unsettled). Some clients
 	leave their phase alone until the promise settles; others never settle it after a late failure (an ioredis Cluster
@@ -58,20 +62,57 @@ type Attempt = {
 	readonly trace: ConnectTraceContext | undefined;
 };
 
+/**
+The guard's own retries, for wait-for-ready callers of a client that will not retry by itself: the first 50 ms after a
+failure, doubling, at most 1 s (documented in the README).
+*/
+class Backoff {
+	static readonly firstDelayMs = 50;
+	static readonly maxDelayMs = 1000;
+	/** A try failed while wait-for-ready callers waited: the next `connect()` waits for the delay. */
+	due = false;
+	#timer: NodeJS.Timeout | undefined;
+	#delayMs = Backoff.firstDelayMs;
+
+	/** Waiting for the delay to pass. */
+	get pending(): boolean {
+		return this.#timer !== undefined;
+	}
+
+	start(onElapsed: () => void): void {
+		this.due = false;
+		this.#timer = setTimeout(() => {
+			this.#timer = undefined;
+			onElapsed();
+		}, this.#delayMs);
+		this.#delayMs = Math.min(this.#delayMs * 2, Backoff.maxDelayMs);
+	}
+
+	cancel(): void {
+		clearTimeout(this.#timer);
+		this.#timer = undefined;
+		this.due = false;
+	}
+
+	/** Cancel, and start again from the first delay next time. */
+	reset(): void {
+		this.cancel();
+		this.#delayMs = Backoff.firstDelayMs;
+	}
+}
+
 export class ClientState implements SharedClientState {
 	readonly readyPromise: Promise<unknown>;
-	/** The client's last reported error since it was last ready: the `cause` of failures and timeouts. */
-	#lastError: unknown;
-	#closing: Promise<void> | undefined;
-	#attempt: Attempt | undefined;
-	/** The error of the last failed try, handed to fail-fast callers until the next try starts. */
-	#failure: ConnectionGuardError | undefined;
 	readonly #waiters = new Set<Waiter>();
+	#attempt: Attempt | undefined;
+	readonly #backoff = new Backoff();
+	#closing: Promise<void> | undefined;
 	#unsubscribe: (() => void) | undefined;
-	#retryTimer: NodeJS.Timeout | undefined;
-	/** A try failed while wait-for-ready callers waited: once the client is idle, the guard retries after a delay. */
-	#backoffDue = false;
-	#retryDelayMs = firstRetryDelayMs;
+	// Errors, from the widest to the narrowest: the client's last one since it was ready (the `cause` of timeouts, and of
+	// failures when the try itself reported none; `Attempt#error` holds the try's own), and the one failure handed to
+	// every fail-fast caller between two tries, until the next try starts.
+	#lastError: unknown;
+	#failureBetweenTries: ConnectionGuardError | undefined;
 
 	constructor(readonly client: unknown, readonly adapter: ClientAdapter) {
 		this.readyPromise = Promise.resolve(client);
@@ -147,7 +188,7 @@ export class ClientState implements SharedClientState {
 
 	async #closeClient(timeoutMs: number): Promise<void> {
 		const error = closedError(this.describe());
-		this.#clearRetry();
+		this.#backoff.cancel();
 		this.#endAttempt(error);
 		for (const waiter of [...this.#waiters]) {
 			waiter.settle(error);
@@ -156,9 +197,10 @@ export class ClientState implements SharedClientState {
 		this.#unsubscribe?.();
 		this.#unsubscribe = undefined;
 		// A deadline keeps close() bounded even against a frozen server; `Infinity` still gets a finite grace period.
-		await this.adapter.close(Number.isFinite(timeoutMs) ? Math.min(timeoutMs, maxTimerMs) : 5000);
+		await this.adapter.close(Number.isFinite(timeoutMs) ? Math.min(timeoutMs, maxTimerMs) : defaultTimeoutMs);
 	}
 
+	// The client reported an error: keep it as the cause of what the waiters get.
 	readonly #onError = (error: unknown) => {
 		this.#lastError = error;
 		if (this.#attempt) {
@@ -166,6 +208,8 @@ export class ClientState implements SharedClientState {
 		}
 	};
 
+	// Something may have changed (a client event, a settled connect(), a new waiter, the backoff's delay): act on the
+	// phase the client is in now.
 	readonly #step = () => {
 		if (this.#closing !== undefined) {
 			return;
@@ -173,72 +217,90 @@ export class ClientState implements SharedClientState {
 
 		const phase = this.adapter.phase();
 		if (phase === 'ready') {
-			this.#lastError = undefined;
-			this.#failure = undefined;
-			this.#retryDelayMs = firstRetryDelayMs;
-			this.#clearRetry();
-			this.#endAttempt();
-			for (const waiter of [...this.#waiters]) {
-				waiter.settle();
-			}
+			this.#onReady();
+		} else if (phase === 'connecting') {
+			this.#onTryUnderWay();
+		} else {
+			this.#onNotConnecting(phase);
+		}
+	};
 
-			this.#unsubscribeWhenSettled();
-			return;
+	#onReady() {
+		this.#lastError = undefined;
+		this.#failureBetweenTries = undefined;
+		this.#backoff.reset();
+		this.#endAttempt();
+		for (const waiter of [...this.#waiters]) {
+			waiter.settle();
 		}
 
-		if (phase === 'connecting') {
-			// A try is under way, the guard's or the client's own: everyone waits for it.
-			this.#failure = undefined;
-			this.#clearRetry();
-			if (this.#attempt) {
-				this.#attempt.awaitingConnect = false;
-			} else if (this.#waiters.size > 0) {
-				this.#startAttempt(false);
-			}
+		this.#unsubscribeWhenSettled();
+	}
 
-			return;
+	// A try is under way, the guard's or the client's own: everyone waits for it.
+	#onTryUnderWay() {
+		this.#failureBetweenTries = undefined;
+		this.#backoff.cancel();
+		if (this.#attempt) {
+			this.#attempt.awaitingConnect = false;
+		} else if (this.#waiters.size > 0) {
+			this.#startAttempt(false);
 		}
+	}
 
+	// Idle, between two tries, or closing: a try that was under way has ended without becoming ready.
+	#onNotConnecting(phase: Exclude<Phase, 'ready' | 'connecting'>) {
 		const attempt = this.#attempt;
 		if (attempt && !(phase === 'idle' && attempt.awaitingConnect)) {
-			// The try ended without becoming ready (or is between tries, for a client that retries by itself).
-			this.#failure = connectFailedError(this.describe(), attempt.error ?? this.#lastError ?? connectionClosed());
-			this.#endAttempt(this.#failure);
-			this.#rejectFailFast(this.#failure);
-			// Should the client not retry by itself (it ends up idle), the guard's next try waits for the backoff.
-			this.#backoffDue = this.#waitsForReady();
+			this.#onTryFailed(attempt);
 		}
 
-		if (this.#attempt) {
-			// Our connect() was called and has not answered yet; the client's phase has not caught up.
+		// Unless the guard's connect() was called and has not answered yet (the client's phase has not caught up).
+		if (!this.#attempt) {
+			if (phase === 'retrying') {
+				this.#onBetweenTries();
+			} else if (phase === 'idle') {
+				this.#onIdle();
+			}
+			// `closing` (QUIT sent, socket still open): wait for its end, then connect.
+		}
+
+		this.#unsubscribeWhenSettled();
+	}
+
+	#onTryFailed(attempt: Attempt) {
+		const failure = connectFailedError(this.describe(), attempt.error ?? this.#lastError ?? connectionClosed());
+		this.#failureBetweenTries = failure;
+		this.#endAttempt(failure);
+		this.#rejectFailFast(failure);
+		// Should the client not retry by itself (it ends up idle), the guard's next try waits for the backoff.
+		this.#backoff.due = this.#waitsForReady();
+	}
+
+	// Between two tries (the client's, or the guard's own): fail fast now; wait-for-ready callers wait for the next.
+	#onBetweenTries() {
+		if (this.#waiters.size > 0) {
+			this.#failureBetweenTries ??= connectFailedError(this.describe(), this.#lastError ?? connectionClosed());
+			this.#rejectFailFast(this.#failureBetweenTries);
+		}
+	}
+
+	// Nothing is connecting and nothing will by itself: the guard connects, for all waiters at once.
+	#onIdle() {
+		if (this.#waiters.size === 0) {
 			return;
 		}
 
-		if (phase === 'idle' && this.#backoffDue && this.#waiters.size > 0) {
-			// The client will not retry by itself: the guard does, one try at a time for all waiters, with a backoff.
-			this.#backoffDue = false;
-			this.#retryTimer = setTimeout(this.#retry, this.#retryDelayMs);
-			this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, maxRetryDelayMs);
+		if (this.#backoff.due) {
+			this.#backoff.start(this.#step);
 		}
 
-		if (phase === 'retrying' || (phase === 'idle' && this.#retryTimer !== undefined)) {
-			// Between two tries (the client's, or the guard's own): fail fast now, wait-for-ready callers wait for the next.
-			if (this.#waiters.size > 0) {
-				this.#failure ??= connectFailedError(this.describe(), this.#lastError ?? connectionClosed());
-				this.#rejectFailFast(this.#failure);
-			}
-		} else if (phase === 'idle' && this.#waiters.size > 0) {
+		if (this.#backoff.pending) {
+			this.#onBetweenTries();
+		} else {
 			this.#connect();
 		}
-
-		// `closing` (QUIT sent, socket still open): wait for its end, then connect.
-		this.#unsubscribeWhenSettled();
-	};
-
-	readonly #retry = () => {
-		this.#retryTimer = undefined;
-		this.#step();
-	};
+	}
 
 	#connect() {
 		const attempt = this.#startAttempt(true);
@@ -260,7 +322,7 @@ export class ClientState implements SharedClientState {
 
 	#onConnectSettled(attempt: Attempt, error?: unknown) {
 		attempt.awaitingConnect = false;
-		if (error !== undefined && !alreadyConnecting.test(messageOf(error))) {
+		if (error !== undefined && !this.adapter.isAlreadyConnecting(error)) {
 			// A client's own error event, when it had one, says more than the rejection ("Connection is closed.").
 			attempt.error ??= error;
 			this.#lastError ??= error;
@@ -277,7 +339,7 @@ export class ClientState implements SharedClientState {
 			}
 		}
 
-		const attempt: Attempt = {calledConnect, awaitingConnect: calledConnect, error: undefined, trace};
+		const attempt: Attempt = {awaitingConnect: calledConnect, error: undefined, trace};
 		this.#attempt = attempt;
 		return attempt;
 	}
@@ -308,17 +370,10 @@ export class ClientState implements SharedClientState {
 		return false;
 	}
 
-	#clearRetry() {
-		clearTimeout(this.#retryTimer);
-		this.#retryTimer = undefined;
-		this.#backoffDue = false;
-	}
-
 	#onWaiterLeft() {
-		if ((this.#retryTimer !== undefined || this.#backoffDue) && !this.#waitsForReady()) {
+		if ((this.#backoff.pending || this.#backoff.due) && !this.#waitsForReady()) {
 			// The guard retries only for someone: the last wait-for-ready caller is gone.
-			this.#clearRetry();
-			this.#retryDelayMs = firstRetryDelayMs;
+			this.#backoff.reset();
 		}
 
 		this.#unsubscribeWhenSettled();
@@ -331,13 +386,13 @@ export class ClientState implements SharedClientState {
 	or idle with nobody waiting, or the guard is closed.
 	*/
 	#unsubscribeWhenSettled() {
-		if (this.#unsubscribe && this.#waiters.size === 0 && !this.#attempt && this.#retryTimer === undefined) {
+		if (this.#unsubscribe && this.#waiters.size === 0 && !this.#attempt && !this.#backoff.pending) {
 			const phase = this.adapter.phase();
 			if (phase === 'ready' || phase === 'idle') {
 				this.#unsubscribe();
 				this.#unsubscribe = undefined;
 				// Unwatched, the client may go through tries the guard never sees: what it knew would go stale.
-				this.#failure = undefined;
+				this.#failureBetweenTries = undefined;
 				this.#lastError = undefined;
 			}
 		}

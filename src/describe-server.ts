@@ -3,10 +3,9 @@ What error messages and traces call the server: what the client really talks to,
 client's own options, because ioredis keeps its defaults (`localhost:6379`) in `host`/`port` even when it talks to
 sentinels, and a URL may carry credentials.
 */
+import {isObject} from './options.js';
 
 type Address = {host?: unknown; port?: unknown; path?: unknown; url?: unknown; socket?: Address & {tls?: unknown}};
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 
 /** `host:port` of a URL, or `rediss://host:port` for TLS; user and password are dropped. */
 function fromUrl(text: string, tls: boolean): string {
@@ -31,7 +30,7 @@ export function describeAddress(node: unknown, tls = false): string {
 		return fromUrl(node.includes('://') ? node : `redis://${node}`, tls);
 	}
 
-	if (!isRecord(node)) {
+	if (!isObject(node)) {
 		return 'localhost:6379';
 	}
 
@@ -64,7 +63,7 @@ type IORedisOptions = {
 
 /** ioredis / iovalkey `Redis` (plain, TLS, Unix socket, Sentinel) and `Cluster`. */
 export function describeIORedis(client: {isCluster?: boolean; startupNodes?: unknown; options?: unknown}): string {
-	const options = (isRecord(client.options) ? client.options : {}) as IORedisOptions;
+	const options = (isObject(client.options) ? client.options : {}) as IORedisOptions;
 	if (client.isCluster === true && Array.isArray(client.startupNodes)) {
 		return `cluster ${list(client.startupNodes)}${options.redisOptions?.tls ? ' (TLS)' : ''}`;
 	}

@@ -58,7 +58,7 @@ export class ConnectionGuardError extends Error {
 	}
 }
 
-const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error);
+export const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error);
 
 /** The `cause` when a connection ended and the client said nothing about why. */
 export const connectionClosed = (): Error => new Error('Connection is closed.');

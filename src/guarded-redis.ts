@@ -1,7 +1,7 @@
 import {adapterFor} from './recognise-client.js';
 import {sharedStateOf} from './registry.js';
 import {
-	describeValue, invalidBoolean, invalidMilliseconds, invalidOptionsObject, invalidSignal,
+	defaultTimeoutMs, describeValue, invalidBoolean, invalidMilliseconds, invalidOptionsObject, invalidSignal,
 } from './options.js';
 import {ensureConnectedChannel, hasSubscribers} from './tracing.js';
 
@@ -123,8 +123,6 @@ export type RedisLikeClient = {
 	on(event: any, listener: (...arguments_: any[]) => void): unknown;
 };
 
-const defaultTimeoutMs = 5000;
-
 /**
 Wrap an existing Redis client so that `ensureConnected()` is race-free.
 
@@ -166,7 +164,7 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 
 	const defaultTimeout = options.timeoutMs ?? defaultTimeoutMs;
 	const defaultWaitForReady = options.waitForReady ?? false;
-	const state = sharedStateOf(client, () => adapter);
+	const state = sharedStateOf(client, adapter);
 
 	return {
 		client,

@@ -4,16 +4,23 @@ argument in backticks, as sindresorhus's packages do. Each check allocates nothi
 `ensureConnected()` runs them on its hot path.
 */
 
+/** The deadline of `ensureConnected()` and `close()` when the guard is given none, in ms. */
+export const defaultTimeoutMs = 5000;
+
 export const describeValue = (value: unknown): string =>
 	value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 
+/** An object or a function: something that can have properties. */
+export const isObject = (value: unknown): value is Record<string, unknown> =>
+	(typeof value === 'object' || typeof value === 'function') && value !== null;
+
 /** A TypeError when `value` is not a plain options object (`undefined` is fine: no options). */
-export function invalidOptionsObject(value: unknown, name = 'options'): TypeError | undefined {
+export function invalidOptionsObject(value: unknown): TypeError | undefined {
 	if (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))) {
 		return undefined;
 	}
 
-	return new TypeError(`Expected \`${name}\` to be an object, got \`${describeValue(value)}\``);
+	return new TypeError(`Expected \`options\` to be an object, got \`${describeValue(value)}\``);
 }
 
 /** A TypeError/RangeError unless `value` is `undefined` or a non-negative number of milliseconds (or `Infinity`). */
@@ -45,15 +52,11 @@ export function invalidFunction(value: unknown, name: string): TypeError | undef
 		: new TypeError(`Expected \`${name}\` to be a function, got \`${describeValue(value)}\``);
 }
 
-function isAbortSignal(value: unknown): value is AbortSignal {
-	return typeof value === 'object' && value !== null
-		&& typeof (value as AbortSignal).aborted === 'boolean'
-		&& typeof (value as AbortSignal).addEventListener === 'function'
-		&& typeof (value as AbortSignal).removeEventListener === 'function';
-}
+const isAbortSignal = (value: unknown): value is AbortSignal => isObject(value) && typeof value.aborted === 'boolean'
+	&& typeof value.addEventListener === 'function' && typeof value.removeEventListener === 'function';
 
-export function invalidSignal(value: unknown, name = 'signal'): TypeError | undefined {
+export function invalidSignal(value: unknown): TypeError | undefined {
 	return value === undefined || isAbortSignal(value)
 		? undefined
-		: new TypeError(`Expected \`${name}\` to be an AbortSignal, got \`${describeValue(value)}\``);
+		: new TypeError(`Expected \`signal\` to be an AbortSignal, got \`${describeValue(value)}\``);
 }

@@ -6,9 +6,7 @@ import type {ClientAdapter} from './client-adapter.js';
 import {ioredisAdapter, type IORedisLike} from './adapters/ioredis.js';
 import {ioredisMockAdapter, type IORedisMockLike} from './adapters/ioredis-mock.js';
 import {nodeRedisAdapter, type NodeRedisLike} from './adapters/node-redis.js';
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-	(typeof value === 'object' || typeof value === 'function') && value !== null;
+import {isObject} from './options.js';
 
 const hasEvents = (value: Record<string, unknown>): boolean =>
 	typeof value.on === 'function' && typeof value.removeListener === 'function';

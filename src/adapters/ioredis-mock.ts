@@ -1,5 +1,6 @@
 import {subscribeTo, type ClientAdapter, type EventEmitterLike} from '../client-adapter.js';
 import {describeAddress} from '../describe-server.js';
+import {messageOf} from '../errors.js';
 
 export type IORedisMockLike = EventEmitterLike & {
 	connected: boolean;
@@ -14,6 +15,7 @@ export function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
 		isReady: () => client.connected,
 		phase: () => client.connected ? 'ready' : 'idle',
 		connect: () => client.connect(),
+		isAlreadyConnecting: error => /already connecting\/connected/i.test(messageOf(error)),
 		subscribe: (onChange, onError) => subscribeTo(client, ['connect', 'ready', 'end'], onChange, error => {
 			onError(error);
 			onChange();

@@ -1,5 +1,6 @@
 import {subscribeTo, waitForEvent, type ClientAdapter, type EventEmitterLike, type Phase} from '../client-adapter.js';
 import {describeIORedis} from '../describe-server.js';
+import {connectionClosed, messageOf} from '../errors.js';
 
 export type IORedisLike = EventEmitterLike & {
 	status: string;
@@ -71,7 +72,7 @@ export function ioredisAdapter(client: IORedisLike): ClientAdapter {
 		if (!ended() && (client.status === 'reconnecting' || client.status === 'disconnecting' || client.status === 'close')
 			&& typeof client.setStatus === 'function') {
 			client.setStatus('end');
-			client.flushQueue?.(new Error('Connection is closed.'));
+			client.flushQueue?.(connectionClosed());
 		}
 	};
 
@@ -79,6 +80,7 @@ export function ioredisAdapter(client: IORedisLike): ClientAdapter {
 		isReady: () => client.status === 'ready' && client.manuallyClosing !== true,
 		phase,
 		connect: () => client.connect(),
+		isAlreadyConnecting: error => /already connecting\/connected/i.test(messageOf(error)),
 		subscribe(onChange, onError) {
 			failedTry = false;
 			closedAfterEnd = client.isCluster === true && client.status === 'close';

@@ -1,5 +1,6 @@
 import type {ClientAdapter, EventEmitterLike} from '../client-adapter.js';
 import {describeNodeRedis} from '../describe-server.js';
+import {messageOf} from '../errors.js';
 
 export type NodeRedisLike = EventEmitterLike & {
 	readonly isOpen: boolean;
@@ -40,6 +41,8 @@ export function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 			return client.isReady ? 'closing' : 'idle';
 		},
 		connect: async () => client.connect(),
+		// `Socket already opened` (a client), `Cluster already open` (a cluster).
+		isAlreadyConnecting: error => /already open/i.test(messageOf(error)),
 		subscribe(onChange, onError) {
 			betweenTries = false;
 			const onTryStarted = () => {
