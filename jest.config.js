@@ -64,7 +64,12 @@ export default async function config() {
 			// `next build` and `next start` over HTTP: not in `npm test` (the build takes a while); `npm run test:nextjs`.
 			{...common, displayName: 'nextjs', testMatch: ['<rootDir>/__tests__/nextjs/**/*.test.ts']},
 			// The NestJS app, compiled with tsc and served over HTTP: `npm run test:nestjs`.
-			{...common, displayName: 'nestjs', testMatch: ['<rootDir>/__tests__/nestjs/**/*.test.ts']},
+			{
+				...common,
+				displayName: 'nestjs',
+				testMatch: ['<rootDir>/__tests__/nestjs/**/*.test.ts'],
+				testPathIgnorePatterns: withPostgres ? ['/node_modules/'] : ['/node_modules/', 'postgres'],
+			},
 		],
 	};
 }

@@ -7,7 +7,8 @@ back. Only when both stores fail does `increment()` reject, with `RateLimitStore
 
 The throttler's semantics, on fixed windows: a key gets `limit` hits per `ttl`; the first hit over it blocks the key for
 `blockDuration` from that hit (Retry-After), even past the end of the window; `blockDuration` 0 blocks until the window
-ends. Block state lives in the same stores (a second key per throttler key), so every process sees it. A block shorter
+ends. Block state lives in the same stores (a second key per throttler key), so every process sees it; hits counted
+before the one that started a block are not blocked by it, however the requests interleave. A block shorter
 than what is left of its window ends into a window still over the limit, which blocks again at once (the in-memory
 storage starts counting afresh instead).
 */
@@ -59,7 +60,13 @@ export class FallbackThrottlerStorage implements ThrottlerStorage, OnApplication
 		const timeToExpire = secondsUntil(counted.resetTime, now, Math.ceil(ttl / 1000));
 		const record = {totalHits: counted.totalHits, timeToExpire};
 		if (block?.resetTime !== undefined && block.resetTime.getTime() > now) {
-			return {...record, isBlocked: true, timeToBlockExpire: secondsUntil(block.resetTime, now, 0)};
+			// A block from an earlier window holds however low this window's count is. One that a concurrent hit over the
+			// limit started in this window does not block the hits counted before that one.
+			const blockedSince = block.resetTime.getTime() - blockDuration;
+			const windowStart = (counted.resetTime?.getTime() ?? now + ttl) - ttl;
+			if (counted.totalHits > limit || blockedSince < windowStart) {
+				return {...record, isBlocked: true, timeToBlockExpire: secondsUntil(block.resetTime, now, 0)};
+			}
 		}
 
 		if (counted.totalHits <= limit) {
