@@ -62,11 +62,18 @@ export default async function config() {
 				testPathIgnorePatterns: withPostgres ? ['/node_modules/'] : ['/node_modules/', 'postgres'],
 			},
 			// `next build` and `next start` over HTTP: not in `npm test` (the build takes a while); `npm run test:nextjs`.
-			{...common, displayName: 'nextjs', testMatch: ['<rootDir>/__tests__/nextjs/**/*.test.ts']},
+			// Both app projects install and build their app once, before their files run.
+			{
+				...common,
+				displayName: 'nextjs',
+				testMatch: ['<rootDir>/__tests__/nextjs/**/*.test.ts'],
+				globalSetup: '<rootDir>/__tests__/helpers/prepare-example-app.ts',
+			},
 			// The NestJS app, compiled with tsc and served over HTTP: `npm run test:nestjs`.
 			{
 				...common,
 				displayName: 'nestjs',
+				globalSetup: '<rootDir>/__tests__/helpers/prepare-example-app.ts',
 				testMatch: ['<rootDir>/__tests__/nestjs/**/*.test.ts'],
 				testPathIgnorePatterns: withPostgres ? ['/node_modules/'] : ['/node_modules/', 'postgres'],
 			},

@@ -1,7 +1,8 @@
 // What `npm run example:nextjs` and `npm run example:nestjs` share: install the app's own packages when they are
 // missing, build it when there is no build or a source is newer than it, start it on 127.0.0.1 with the caller's
-// environment, and print the address once it serves. The apps import the example stores and the built package from this
-// repository, so the repository's own `npm install` comes first.
+// environment, and print the address once it serves. With `--prepare` it installs and builds, then exits: the HTTP
+// tests run that once before their files start apps side by side (two `npm install`s in one folder break each other).
+// The apps import the example stores and the built package from this repository, so its own `npm install` comes first.
 import {spawn, spawnSync} from 'node:child_process';
 import {existsSync, readdirSync, statSync} from 'node:fs';
 import {join, resolve} from 'node:path';
@@ -20,21 +21,8 @@ function newest(path) {
 		.map(name => newest(join(path, name))));
 }
 
-/**
-@param {object} app
-@param {string} app.name `example:…`, the prefix of every line this prints.
-@param {string} app.dir The app's folder.
-@param {string} app.installed A file that exists once the app's packages are installed.
-@param {string} app.built A file the build writes last.
-@param {string[]} app.build The build command (run with this Node).
-@param {string[]} app.start The start command (run with this Node); gets PORT from the environment or `--port`.
-@param {RegExp} app.ready What the app prints once it serves.
-@param {string} app.routes Named in the address line.
-@param {Record<string, string>} [app.env]
-*/
-export function runExampleApp(app) {
-	const env = {...process.env, ...app.env};
-	const port = Number(process.env.PORT || 3000);
+/** Installs the app's packages when they are missing and builds it when its build is missing or older than a source. */
+function prepare(app, env) {
 	const step = (what, command, arguments_) => {
 		console.error(`${app.name}: ${what}`);
 		const {status} = spawnSync(command, arguments_, {cwd: app.dir, env, stdio: ['ignore', 'inherit', 'inherit']});
@@ -57,7 +45,28 @@ export function runExampleApp(app) {
 	if (!existsSync(app.built) || Math.max(...sources.map(newest)) > statSync(app.built).mtimeMs) {
 		step(`building (${app.build.map(part => part.split('/').pop()).join(' ')})`, process.execPath, app.build);
 	}
+}
 
+/**
+@param {object} app
+@param {string} app.name `example:…`, the prefix of every line this prints.
+@param {string} app.dir The app's folder.
+@param {string} app.installed A file that exists once the app's packages are installed.
+@param {string} app.built A file the build writes last.
+@param {string[]} app.build The build command (run with this Node).
+@param {string[]} app.start The start command (run with this Node); gets PORT from the environment or `--port`.
+@param {RegExp} app.ready What the app prints once it serves.
+@param {string} app.routes Named in the address line.
+@param {Record<string, string>} [app.env]
+*/
+export function runExampleApp(app) {
+	const env = {...process.env, ...app.env};
+	prepare(app, env);
+	if (process.argv.includes('--prepare')) {
+		return;
+	}
+
+	const port = Number(process.env.PORT || 3000);
 	const server = spawn(process.execPath, app.start, {cwd: app.dir, env: {...env, PORT: String(port)}, stdio: ['ignore', 'pipe', 'inherit']});
 	let announced = false;
 	server.stdout.on('data', chunk => {

@@ -261,6 +261,24 @@ describe('FallbackRateLimitStore', () => {
 		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'primary'});
 	});
 
+	test('close() closes both stores that can be closed, and waits for them', async () => {
+		const {primary, fallback, store} = setup();
+		const sweep = deferred<void>();
+		const fallbackClose = jest.fn(async () => sweep.promise);
+		Object.assign(fallback, {close: fallbackClose});
+		let closed = false;
+		const closing = store.close().then(() => {
+			closed = true;
+		});
+		expect(fallbackClose).toHaveBeenCalledTimes(1);
+		expect('close' in primary).toBe(false);
+		await Promise.resolve();
+		expect(closed).toBe(false);
+		sweep.resolve();
+		await closing;
+		expect(closed).toBe(true);
+	});
+
 	test('a bad key is rejected before either store is asked', async () => {
 		const {primary, fallback, store, logger} = setup();
 		await expect(store.increment('')).rejects.toThrow(/`key`/);

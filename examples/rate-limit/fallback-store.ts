@@ -19,6 +19,8 @@ export type RateLimitStore = Store & {
 	readonly ready?: boolean;
 	/** Primary: add them; resolves with the counts it could not add. */
 	addUnsynced?(counts: readonly HandedCount[]): Promise<HandedCount[]>;
+	/** Stop its timers (the Prisma store's sweep); the client it was given stays open. */
+	close?(): Promise<void>;
 };
 
 export type FallbackLogger = {
@@ -228,7 +230,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 			result: this.fromPrimary(key, info),
 			decidedBy: 'primary',
 		}), async (error: unknown) => {
-			this.open(error);
+			this.openCircuit(error);
 			return this.decided(await this.useFallback(this.incrementOn(key), error));
 		});
 	}
@@ -248,7 +250,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 	private route<T>(operation: (store: RateLimitStore) => Promise<T>, mayProbe: boolean): Promise<Decided<T>> {
 		if (this.openedAt === undefined) {
 			return operation(this.primary).then(result => ({result, decidedBy: 'primary'}), async (error: unknown) => {
-				this.open(error);
+				this.openCircuit(error);
 				return this.useFallback(operation, error);
 			});
 		}
@@ -268,7 +270,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 				await this.primary.whenReady?.();
 				await this.handBack();
 				const result = await operation(this.primary);
-				this.close();
+				this.closeCircuit();
 				return {result, decidedBy: 'primary'};
 			} catch (error) {
 				this.openedAt = this.now();
@@ -361,7 +363,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		}
 	}
 
-	private open(cause: unknown): void {
+	private openCircuit(cause: unknown): void {
 		if (this.openedAt !== undefined) {
 			return;
 		}
@@ -376,7 +378,12 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		this.emit('circuit', {state: 'open', cause});
 	}
 
-	private close(): void {
+	/** Closes both stores (stops their timers: the Prisma store's sweep); the clients they were given stay open. */
+	async close(): Promise<void> {
+		await Promise.all([this.primary.close?.(), this.fallback.close?.()]);
+	}
+
+	private closeCircuit(): void {
 		if (this.openedAt === undefined) {
 			return;
 		}

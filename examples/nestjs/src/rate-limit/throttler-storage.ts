@@ -86,7 +86,7 @@ export class FallbackThrottlerStorage implements ThrottlerStorage, OnApplication
 	/** `enableShutdownHooks()`: stop the stores' timers, close the Redis client through the guard, disconnect Prisma. */
 	async onApplicationShutdown(): Promise<void> {
 		const connections = await this.connections?.catch(() => undefined);
-		await Promise.all([...this.stores.values()].map(async store => (store.fallback as PrismaRateLimitStore).close()));
+		await Promise.all([...this.stores.values()].map(async store => store.close()));
 		this.stores.clear();
 		await connections?.redis.close();
 		await connections?.prisma.$disconnect();
