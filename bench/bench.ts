@@ -84,7 +84,11 @@ if (process.env.REDIS_URL) {
 
 const clients: Redis[] = [];
 function newClient(lazy = true): Redis {
-	const client = new Redis({...target, lazyConnect: lazy, maxRetriesPerRequest: 1});
+	// `autoResendUnfulfilledCommands: false`: what the rate-limit store asks for (it warns otherwise); it changes
+	// nothing while the connection stays up, so every row here gets it.
+	const client = new Redis({
+		...target, lazyConnect: lazy, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false,
+	});
 	client.on('error', () => undefined);
 	clients.push(client);
 	return client;
