@@ -1,7 +1,8 @@
 // What `npm run example:nextjs` and `npm run example:nestjs` share: install the app's own packages when they are
 // missing, build it when there is no build or a source is newer than it, start it on 127.0.0.1 with the caller's
 // environment, and print the address once it serves. With `--prepare` it installs and builds, then exits: the HTTP
-// tests run that once before their files start apps side by side (two `npm install`s in one folder break each other).
+// tests run that once before their files start apps side by side, and CI runs it for both apps one after the other
+// (an app's `npm install` also installs into this repository, through its `file:../..` link).
 // The apps import the example stores and the built package from this repository, so its own `npm install` comes first.
 import {spawn, spawnSync} from 'node:child_process';
 import {existsSync, readdirSync, statSync} from 'node:fs';
