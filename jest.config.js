@@ -1,6 +1,6 @@
 import {connect} from 'node:net';
 
-// Jest runs the TypeScript sources through ts-jest as CommonJS. p-memoize, mimic-function and cookie
+// Jest runs the TypeScript sources through ts-jest as CommonJS. p-memoize, mimic-function, leven and cookie
 // (light-my-request's, under fastify.inject) are ESM-only, so they are transformed too (allowJs) instead of being
 // ignored like the rest of node_modules. The examples find files beside themselves with `import.meta.url`, as ESM code
 // does: TypeScript leaves it alone in CommonJS output (TS1343 is only reported, not fixed) and
@@ -16,7 +16,7 @@ const transform = {
 const common = {
 	testEnvironment: 'node',
 	transform,
-	transformIgnorePatterns: ['/node_modules/(?!(.*/)?(p-memoize|mimic-function|cookie)/)'],
+	transformIgnorePatterns: ['/node_modules/(?!(.*/)?(p-memoize|mimic-function|cookie|leven)/)'],
 	moduleNameMapper: {
 		'^(\\.{1,2}/.*)\\.js$': '$1',
 		// The examples import the package by its name, as users do: the built CommonJS entry (npm test builds first).

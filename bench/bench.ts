@@ -289,7 +289,11 @@ async function endToEnd(prisma: RateLimitPrisma) {
 	});
 	void rateLimitRedis.init({windowMs: 60_000} as never);
 
+	// guard.run() against the bare command it wraps: the price of its deadline and lost-connection watch when ready.
+	const runGuard = guardedRedis(client, {timeoutMs: 1000});
 	const operations: Record<string, (key: string) => Promise<unknown>> = {
+		bareGet: async key => client.get(`bench:get:${key}`),
+		runGet: async key => runGuard.run(async redis => redis.get(`bench:get:${key}`)),
 		raw: async key => raw.benchRawIncrement(`bench:raw:${key}`, 60_000),
 		guarded: async key => guardedStore.increment(key),
 		fallback: async key => fallbackStore.increment(key),
@@ -341,6 +345,10 @@ async function endToEnd(prisma: RateLimitPrisma) {
 		concurrency,
 		rounds,
 		roundMs,
+		bareGetOps: Math.round(ops.bareGet!),
+		runGetOps: Math.round(ops.runGet!),
+		// Time per operation, run() over bare (goal ≤ 1.1).
+		runVsBareGet: round(ops.bareGet! / ops.runGet!, 3),
 		rawOps: Math.round(ops.raw!),
 		guardedOps: Math.round(ops.guarded!),
 		unguardedStoreOps: Math.round(ops.unguardedStore!),
@@ -387,6 +395,7 @@ try {
 		progress('');
 		const result = {
 			machine,
+			runVsBareGet: e2e.runVsBareGet,
 			hotPath: hot,
 			herd: herdRows,
 			e2e,
@@ -471,6 +480,8 @@ function markdown(result: BenchResult, outage: OutageResult) {
 		`| FallbackRateLimitStore over the guarded store (Prisma fallback idle) | ${e2e.fallbackOps} | — |`,
 		'',
 		`The guard's own share: the store on the guard ÷ the same store with no guard = ${e2e.guardedVsUnguardedStore.toFixed(3)}.`,
+		`\`guard.run(c => c.get(k))\` on a ready client: ${e2e.runGetOps} ops/s against ${e2e.bareGetOps} for a bare`
+			+ ` \`await client.get(k)\`: ${e2e.runVsBareGet.toFixed(3)}× the time per operation (goal ≤ 1.1×).`,
 		`Against rate-limit-redis: RedisRateLimitStore ${e2e.guardedVsRateLimitRedis.toFixed(3)}×,`
 			+ ` FallbackRateLimitStore over it ${e2e.fallbackVsRateLimitRedis.toFixed(3)}×.`
 			+ ` The fallback store (tracking keys for outages) ÷ the Redis store alone: ${e2e.fallbackVsRedisStore.toFixed(3)}.`,

@@ -30,6 +30,14 @@ export type ClientAdapter = {
 	subscription at a time: some clients (node-redis) are only fully readable while subscribed.
 	*/
 	subscribe(onChange: () => void, onError: (error: unknown) => void): () => void;
+	/**
+	Call `onLost` whenever the connection commands went out on closes, for clients that keep such commands unanswered
+	(ioredis holds them to resend, or drops them without a word when it must not); `guard.run()` releases them. Returns
+	the function that removes what it added.
+	*/
+	onConnectionLost(onLost: (cause: unknown) => void): () => void;
+	/** Whether a command's error says that its connection closed before the reply: a cluster node's drop, a flush. */
+	isConnectionLost(error: unknown): boolean;
 	/** The server(s) the client talks to, for error messages. */
 	describe(): string;
 	/** Stop for good, gracefully when possible; resolves when the client has ended, or after `timeoutMs` at the latest. */

@@ -10,11 +10,13 @@ Not built on `singleFlight`: an attempt outlives its waiters (a frozen server ke
 caller timed out), waiters of the two modes leave an attempt differently (fail fast on its failure, or wait for the next
 try), and `close()` ends it from outside.
 */
+import {Backoff} from './backoff.js';
 import type {ClientAdapter, Phase} from './client-adapter.js';
 import {
 	abortedError, closedError, connectFailedError, connectionClosed, timeoutError, type ConnectionGuardError,
 } from './errors.js';
-import {defaultTimeoutMs} from './options.js';
+import {defaultTimeoutMs, maxTimerMs} from './options.js';
+import {isPermanentFailure} from './permanent-failures.js';
 import {
 	endConnectTrace, startConnectTrace, type ConnectTraceContext, type EnsureConnectedTraceContext,
 } from './tracing.js';
@@ -35,10 +37,6 @@ export type SharedClientState = {
 	): Promise<unknown>;
 	close(timeoutMs: number): Promise<void>;
 };
-
-// `setTimeout` fires after 1 ms for longer delays (with a TimeoutOverflowWarning); anything longer waits without a
-// timer.
-const maxTimerMs = 2_147_483_647;
 
 type Waiter = {
 	readonly waitForReady: boolean;
@@ -62,45 +60,6 @@ type Attempt = {
 	readonly trace: ConnectTraceContext | undefined;
 };
 
-/**
-The guard's own retries, for wait-for-ready callers of a client that will not retry by itself: the first 50 ms after a
-failure, doubling, at most 1 s (documented in the README).
-*/
-class Backoff {
-	static readonly firstDelayMs = 50;
-	static readonly maxDelayMs = 1000;
-	/** A try failed while wait-for-ready callers waited: the next `connect()` waits for the delay. */
-	due = false;
-	#timer: NodeJS.Timeout | undefined;
-	#delayMs = Backoff.firstDelayMs;
-
-	/** Waiting for the delay to pass. */
-	get pending(): boolean {
-		return this.#timer !== undefined;
-	}
-
-	start(onElapsed: () => void): void {
-		this.due = false;
-		this.#timer = setTimeout(() => {
-			this.#timer = undefined;
-			onElapsed();
-		}, this.#delayMs);
-		this.#delayMs = Math.min(this.#delayMs * 2, Backoff.maxDelayMs);
-	}
-
-	cancel(): void {
-		clearTimeout(this.#timer);
-		this.#timer = undefined;
-		this.due = false;
-	}
-
-	/** Cancel, and start again from the first delay next time. */
-	reset(): void {
-		this.cancel();
-		this.#delayMs = Backoff.firstDelayMs;
-	}
-}
-
 export class ClientState implements SharedClientState {
 	readonly readyPromise: Promise<unknown>;
 	readonly #waiters = new Set<Waiter>();
@@ -113,6 +72,9 @@ export class ClientState implements SharedClientState {
 	// every fail-fast caller between two tries, until the next try starts.
 	#lastError: unknown;
 	#failureBetweenTries: ConnectionGuardError | undefined;
+	// A failure retrying cannot fix (a wrong password, a rejected certificate): every caller gets it at once, in both
+	// modes, until the client is ready.
+	#permanentFailure: ConnectionGuardError | undefined;
 
 	constructor(readonly client: unknown, readonly adapter: ClientAdapter) {
 		this.readyPromise = Promise.resolve(client);
@@ -206,7 +168,15 @@ export class ClientState implements SharedClientState {
 		if (this.#attempt) {
 			this.#attempt.error = error;
 		}
+
+		this.#checkPermanent(error);
 	};
+
+	#checkPermanent(error: unknown) {
+		if (this.#permanentFailure === undefined && isPermanentFailure(error)) {
+			this.#permanentFailure = connectFailedError(this.describe(), error);
+		}
+	}
 
 	// Something may have changed (a client event, a settled connect(), a new waiter, the backoff's delay): act on the
 	// phase the client is in now.
@@ -216,6 +186,12 @@ export class ClientState implements SharedClientState {
 		}
 
 		const phase = this.adapter.phase();
+		if (this.#permanentFailure !== undefined && phase !== 'ready') {
+			for (const waiter of [...this.#waiters]) {
+				waiter.settle(this.#permanentFailure);
+			}
+		}
+
 		if (phase === 'ready') {
 			this.#onReady();
 		} else if (phase === 'connecting') {
@@ -228,6 +204,7 @@ export class ClientState implements SharedClientState {
 	#onReady() {
 		this.#lastError = undefined;
 		this.#failureBetweenTries = undefined;
+		this.#permanentFailure = undefined;
 		this.#backoff.reset();
 		this.#endAttempt();
 		for (const waiter of [...this.#waiters]) {
@@ -326,6 +303,7 @@ export class ClientState implements SharedClientState {
 			// A client's own error event, when it had one, says more than the rejection ("Connection is closed.").
 			attempt.error ??= error;
 			this.#lastError ??= error;
+			this.#checkPermanent(error);
 		}
 
 		this.#step();
@@ -393,6 +371,7 @@ export class ClientState implements SharedClientState {
 				this.#unsubscribe = undefined;
 				// Unwatched, the client may go through tries the guard never sees: what it knew would go stale.
 				this.#failureBetweenTries = undefined;
+				this.#permanentFailure = undefined;
 				this.#lastError = undefined;
 			}
 		}

@@ -1,19 +1,24 @@
 /**
 What went wrong, as a stable string to branch on.
 
-- `TIMEOUT`: the caller's `timeoutMs` passed before the client was ready; `cause` is the client's last error, if any.
+- `TIMEOUT`: the caller's `timeoutMs` passed before the client was ready, or (`run()`) before the reply came; `cause` is
+  the client's last error, if any.
 - `ABORTED`: the caller's `signal` was aborted; `cause` is `signal.reason`.
-- `CONNECT_FAILED`: the client is failing (its try failed, or it is between tries); `cause` is the client's error.
+- `CONNECT_FAILED`: the client is failing (its try failed, or it is between tries), or failed in a way retrying cannot
+  fix (a wrong password, a rejected certificate); `cause` is the client's error.
+- `CONNECTION_LOST`: (`run()`) the connection the command was sent on closed before the reply came; `cause` is the
+  client's error, if it gave one.
 - `CLOSED`: the guard was closed with `guard.close()`; it will not connect again.
 
 @example
 ```
-function isTransient(code: ConnectionGuardErrorCode) {
-	return code === 'TIMEOUT' || code === 'CONNECT_FAILED';
+// Redis is down or slow: answer without it. (ABORTED: the caller went away; CLOSED: the app is shutting down.)
+function answerWithoutRedis(code: ConnectionGuardErrorCode) {
+	return code === 'TIMEOUT' || code === 'CONNECT_FAILED' || code === 'CONNECTION_LOST';
 }
 ```
 */
-export type ConnectionGuardErrorCode = 'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CLOSED';
+export type ConnectionGuardErrorCode = 'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CONNECTION_LOST' | 'CLOSED';
 
 // A registry-wide symbol, so that an error made by another copy of this package (its CommonJS build, or a second
 // install) still passes `instanceof ConnectionGuardError` here: each copy has its own class, but they all stamp this
@@ -21,8 +26,8 @@ export type ConnectionGuardErrorCode = 'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' 
 const brand = Symbol.for('connection-guard.ConnectionGuardError');
 
 /**
-The one error type `ensureConnected()` rejects with. Branch on `code`; the underlying error, when there is one, is
-`cause`.
+The one error type `ensureConnected()` and `run()` reject with (`run()` also passes `fn`'s own errors through). Branch
+on `code`; the underlying error, when there is one, is `cause`.
 
 A new instance is created for every failure (never a shared singleton), so `stack` and `cause` belong to that failure.
 `instanceof` holds for errors from any copy of the package in the process (the ESM and CommonJS builds, duplicated
@@ -71,6 +76,16 @@ export const timeoutError = (server: string, timeoutMs: number, lastError: unkno
 		'TIMEOUT',
 		`Redis at ${server} was not ready within ${timeoutMs} ms${lastError === undefined ? '' : ` (last error: ${messageOf(lastError)})`}`,
 		lastError === undefined ? undefined : {cause: lastError},
+	);
+
+export const replyTimeoutError = (server: string, timeoutMs: number): ConnectionGuardError =>
+	new ConnectionGuardError('TIMEOUT', `Redis at ${server} did not answer within ${timeoutMs} ms`);
+
+export const connectionLostError = (server: string, cause: unknown): ConnectionGuardError =>
+	new ConnectionGuardError(
+		'CONNECTION_LOST',
+		`The connection to Redis at ${server} closed before it answered: ${messageOf(cause)}`,
+		{cause},
 	);
 
 export const abortedError = (signal: AbortSignal): ConnectionGuardError =>

@@ -1,7 +1,10 @@
+import {abortedError, replyTimeoutError} from './errors.js';
+import type {InFlight} from './in-flight.js';
 import {adapterFor} from './recognise-client.js';
-import {sharedStateOf} from './registry.js';
+import {existingInFlight, inFlightOf, sharedStateOf} from './registry.js';
 import {
 	defaultTimeoutMs, describeValue, invalidBoolean, invalidMilliseconds, invalidOptionsObject, invalidSignal,
+	unknownOption,
 } from './options.js';
 import {ensureConnectedChannel, hasSubscribers} from './tracing.js';
 
@@ -99,6 +102,15 @@ export type RedisGuard<C> = {
 	ensureConnected(options?: EnsureConnectedOptions): Promise<C>;
 
 	/**
+	`ensureConnected(options)`, then `fn(client)`, under one deadline for both: resolves with what `fn` returns. Rejects
+	with a {@link ConnectionGuardError} — `TIMEOUT` when `timeoutMs` passes (connecting, or waiting for the reply of a
+	frozen server), `CONNECTION_LOST` at once when the connection the command went out on closes before the reply,
+	`ABORTED`, `CONNECT_FAILED`, `CLOSED` — or with `fn`'s own error (a `ReplyError` such as `WRONGTYPE`), unchanged.
+	On a ready client it adds no timer and no listener per call.
+	*/
+	run<T>(fn: (client: C) => T | PromiseLike<T>, options?: EnsureConnectedOptions): Promise<T>;
+
+	/**
 	Quit the client (gracefully when it is connected) and resolve once it has ended. Afterwards every `ensureConnected()`
 	of every guard of this client, from any copy of the package, rejects with code `CLOSED`. Calling it again returns the
 	same promise.
@@ -156,8 +168,8 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 		throw new TypeError(`Expected \`client\` to be a Redis client (ioredis Redis or Cluster, node-redis client or cluster, or ioredis-mock), got \`${describeValue(client)}\``);
 	}
 
-	const invalid = invalidOptionsObject(options) ?? invalidMilliseconds(options.timeoutMs, 'timeoutMs')
-		?? invalidBoolean(options.waitForReady, 'waitForReady');
+	const invalid = invalidOptionsObject(options) ?? unknownOption(options, guardOptions)
+		?? invalidMilliseconds(options.timeoutMs, 'timeoutMs') ?? invalidBoolean(options.waitForReady, 'waitForReady');
 	if (invalid) {
 		throw invalid;
 	}
@@ -165,6 +177,60 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 	const defaultTimeout = options.timeoutMs ?? defaultTimeoutMs;
 	const defaultWaitForReady = options.waitForReady ?? false;
 	const state = sharedStateOf(client, adapter);
+	let inFlight: InFlight | undefined;
+
+	// Not ready: wait (the trace, when anyone listens, is the call's); the caller has checked the options.
+	const waitUntilReady = (timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean): Promise<C> => {
+		if (hasSubscribers(ensureConnectedChannel)) {
+			const trace = {server: state.describe(), timeoutMs, waitForReady, attempts: []};
+			return ensureConnectedChannel.tracePromise(
+				() => state.wait(timeoutMs, signal, waitForReady, trace),
+				trace,
+			) as Promise<C>;
+		}
+
+		return state.wait(timeoutMs, signal, waitForReady) as Promise<C>;
+	};
+
+	// `run()` past the ready check: the signal, and first the wait when the client is not ready; one deadline for both.
+	const runWhenReady = async <T>(
+		fn: (client: C) => T | PromiseLike<T>,
+		commands: InFlight,
+		timeoutMs: number,
+		callOptions: EnsureConnectedOptions | undefined,
+	): Promise<T> => {
+		const startedAt = performance.now();
+		const signal = callOptions?.signal;
+		if (!state.isReady()) {
+			await waitUntilReady(timeoutMs, signal, callOptions?.waitForReady ?? defaultWaitForReady);
+			// Ready just as the deadline passed: the command is never sent late.
+			if (performance.now() - startedAt >= timeoutMs) {
+				throw replyTimeoutError(state.describe(), timeoutMs);
+			}
+		}
+
+		if (!signal) {
+			return commands.send(fn, client, timeoutMs, startedAt);
+		}
+
+		if (signal.aborted) {
+			throw abortedError(signal);
+		}
+
+		// The caller chose a signal: one listener for this call, removed when it settles.
+		let onAbort!: () => void;
+		const aborted = new Promise<never>((_resolve, reject) => {
+			onAbort = () => {
+				reject(abortedError(signal));
+			};
+		});
+		signal.addEventListener('abort', onAbort, {once: true});
+		try {
+			return await Promise.race([commands.send(fn, client, timeoutMs, startedAt), aborted]);
+		} finally {
+			signal.removeEventListener('abort', onAbort);
+		}
+	};
 
 	return {
 		client,
@@ -173,33 +239,54 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 		},
 		ensureConnected(callOptions?: EnsureConnectedOptions): Promise<C> {
 			// Validation is a few typeof checks and allocates nothing unless the options are bad.
-			if (callOptions !== undefined) {
-				const invalidCall = invalidOptionsObject(callOptions) ?? invalidMilliseconds(callOptions.timeoutMs, 'timeoutMs')
-					?? invalidSignal(callOptions.signal) ?? invalidBoolean(callOptions.waitForReady, 'waitForReady');
-				if (invalidCall) {
-					return Promise.reject(invalidCall);
-				}
+			const invalidCall = invalidCallOptions(callOptions);
+			if (invalidCall) {
+				return Promise.reject(invalidCall);
 			}
 
 			if (state.isReady()) {
 				return state.readyPromise as Promise<C>;
 			}
 
-			const timeoutMs = callOptions?.timeoutMs ?? defaultTimeout;
-			const waitForReady = callOptions?.waitForReady ?? defaultWaitForReady;
-			const signal = callOptions?.signal;
-			if (hasSubscribers(ensureConnectedChannel)) {
-				const trace = {server: state.describe(), timeoutMs, waitForReady, attempts: []};
-				return ensureConnectedChannel.tracePromise(
-					() => state.wait(timeoutMs, signal, waitForReady, trace),
-					trace,
-				) as Promise<C>;
+			return waitUntilReady(
+				callOptions?.timeoutMs ?? defaultTimeout, callOptions?.signal, callOptions?.waitForReady ?? defaultWaitForReady,
+			);
+		},
+		run<T>(fn: (client: C) => T | PromiseLike<T>, callOptions?: EnsureConnectedOptions): Promise<T> {
+			if (typeof fn !== 'function') {
+				return Promise.reject(new TypeError(`Expected \`fn\` to be a function, got \`${describeValue(fn)}\``));
 			}
 
-			return state.wait(timeoutMs, signal, waitForReady) as Promise<C>;
+			const invalidCall = invalidCallOptions(callOptions);
+			if (invalidCall) {
+				return Promise.reject(invalidCall);
+			}
+
+			inFlight ??= inFlightOf(client, adapter);
+			const timeoutMs = callOptions?.timeoutMs ?? defaultTimeout;
+			// The hot path: a ready client and no signal. One promise and one linked entry; no timer, no listener.
+			if (callOptions?.signal === undefined && state.isReady()) {
+				return inFlight.send(fn, client, timeoutMs);
+			}
+
+			return runWhenReady(fn, inFlight, timeoutMs, callOptions);
 		},
 		close() {
+			existingInFlight(client)?.close();
 			return state.close(defaultTimeout);
 		},
 	};
+}
+
+const guardOptions = ['timeoutMs', 'waitForReady'] as const;
+const callOptionNames = ['timeoutMs', 'signal', 'waitForReady'] as const;
+
+function invalidCallOptions(options: EnsureConnectedOptions | undefined): TypeError | RangeError | undefined {
+	if (options === undefined) {
+		return undefined;
+	}
+
+	return invalidOptionsObject(options) ?? unknownOption(options, callOptionNames)
+		?? invalidMilliseconds(options.timeoutMs, 'timeoutMs') ?? invalidSignal(options.signal)
+		?? invalidBoolean(options.waitForReady, 'waitForReady');
 }

@@ -6,5 +6,6 @@ export {
 	type RedisGuard,
 	type RedisLikeClient,
 } from './guarded-redis.js';
+export {backoffWithJitter, type BackoffOptions} from './backoff.js';
 export {ConnectionGuardError, type ConnectionGuardErrorCode} from './errors.js';
 export {channels, type ConnectTraceContext, type EnsureConnectedTraceContext} from './tracing.js';

@@ -1,11 +1,15 @@
 /*
 Argument checks shared by every export. Bad arguments are programming errors: a TypeError or RangeError that names the
 argument in backticks, as sindresorhus's packages do. Each check allocates nothing unless the argument is bad, because
-`ensureConnected()` runs them on its hot path.
+`ensureConnected()` and `run()` run them on their hot path.
 */
+import {closestMatch} from 'leven';
 
-/** The deadline of `ensureConnected()` and `close()` when the guard is given none, in ms. */
+/** The deadline of `ensureConnected()`, `run()` and `close()` when the guard is given none, in ms. */
 export const defaultTimeoutMs = 5000;
+
+/** `setTimeout` fires after 1 ms for longer delays (and warns): longer deadlines wait without a timer. */
+export const maxTimerMs = 2_147_483_647;
 
 export const describeValue = (value: unknown): string =>
 	value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
@@ -21,6 +25,24 @@ export function invalidOptionsObject(value: unknown): TypeError | undefined {
 	}
 
 	return new TypeError(`Expected \`options\` to be an object, got \`${describeValue(value)}\``);
+}
+
+/**
+A TypeError naming the first option `options` has that is not one of `known` (a misspelt option would otherwise be
+ignored silently, and its default used), with the closest known name when one is near.
+*/
+export function unknownOption(options: object, known: readonly string[]): TypeError | undefined {
+	for (const name in options) {
+		if (!known.includes(name)) {
+			const closest = closestMatch(name.toLowerCase(), known.map(option => option.toLowerCase()), {maxDistance: 3});
+			const hint = closest === undefined
+				? `the options are ${known.map(option => `\`${option}\``).join(', ')}`
+				: `did you mean \`${known.find(option => option.toLowerCase() === closest)!}\`?`;
+			return new TypeError(`Unknown option \`${name}\`: ${hint}`);
+		}
+	}
+
+	return undefined;
 }
 
 /** A TypeError/RangeError unless `value` is `undefined` or a non-negative number of milliseconds (or `Infinity`). */

@@ -5,6 +5,7 @@ one closes it for all.
 */
 import type {ClientAdapter} from './client-adapter.js';
 import {ClientState, type SharedClientState} from './client-state.js';
+import {InFlight} from './in-flight.js';
 
 // The key's version changes only when `SharedClientState` changes incompatibly.
 const registryKey = Symbol.for('connection-guard.clientStates.v1');
@@ -22,3 +23,24 @@ export function sharedStateOf(client: object, adapter: ClientAdapter): SharedCli
 
 	return state;
 }
+
+// `run()`'s commands in flight, per client: one timer and one connection listener per client for every guard. Its own
+// key, so that copies of the package without `run()` keep sharing the state above.
+const inFlightKey = Symbol.for('connection-guard.inFlight.v1');
+const inFlightRegistry: WeakMap<object, InFlight> = ((globalThis as Record<symbol, unknown>)[inFlightKey] as
+	WeakMap<object, InFlight> | undefined) ?? new WeakMap();
+(globalThis as Record<symbol, unknown>)[inFlightKey] = inFlightRegistry;
+
+/** The commands `run()` has in flight on `client`, watched with `adapter`. */
+export function inFlightOf(client: object, adapter: ClientAdapter): InFlight {
+	let inFlight = inFlightRegistry.get(client);
+	if (!inFlight) {
+		inFlight = new InFlight(adapter);
+		inFlightRegistry.set(client, inFlight);
+	}
+
+	return inFlight;
+}
+
+/** The commands in flight on `client`, if `run()` was ever called for it. */
+export const existingInFlight = (client: object): InFlight | undefined => inFlightRegistry.get(client);

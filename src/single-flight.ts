@@ -1,5 +1,5 @@
 import pMemoize from 'p-memoize';
-import {describeValue, invalidFunction, invalidOptionsObject} from './options.js';
+import {describeValue, invalidFunction, invalidOptionsObject, unknownOption} from './options.js';
 
 /**
 Options for {@link singleFlight}.
@@ -60,7 +60,7 @@ export function singleFlight<A extends unknown[], T>(
 		throw new TypeError(`Expected \`fn\` to be a function, got \`${describeValue(fn)}\``);
 	}
 
-	const invalid = invalidOptionsObject(options) ?? invalidFunction(options.key, 'key');
+	const invalid = invalidOptionsObject(options) ?? unknownOption(options, ['key']) ?? invalidFunction(options.key, 'key');
 	if (invalid) {
 		throw invalid;
 	}

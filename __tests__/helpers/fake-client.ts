@@ -49,6 +49,13 @@ export class FakeRedis extends EventEmitter {
 		this.pending = undefined;
 	}
 
+	/** A ready connection drops (a killed server): `error`, `close`, then `reconnecting`, as ioredis reports it. */
+	connectionDropped(error: Error): void {
+		this.emit('error', error);
+		this.setStatus('close');
+		this.setStatus('reconnecting');
+	}
+
 	/** ioredis' own retry timer fires: it starts an attempt itself (not through the guard, not counted). */
 	retry(): void {
 		this.setStatus('connecting');

@@ -4,9 +4,9 @@ and `Cluster`, node-redis 5 and 6 clients, node-redis 6 clusters) in both modes:
 `waitForReady`. Each target says how to make a client and how to break its server(s).
 */
 import {setImmediate as nextMacrotask, setTimeout as pause} from 'node:timers/promises';
-import {type ConnectionGuardError, guardedRedis, type RedisGuard} from '../../src/index.js';
+import {ConnectionGuardError, guardedRedis, type RedisGuard} from '../../src/index.js';
 import {totalListeners} from '../helpers/listeners.js';
-import {rejection} from '../helpers/rejection.js';
+import {errorOf, rejection} from '../helpers/rejection.js';
 import {until} from '../helpers/until.js';
 
 export type ClientOptions = {
@@ -22,6 +22,7 @@ export type GuardClient = {
 	connect(): Promise<unknown>;
 	set(key: string, value: string): Promise<unknown>;
 	get(key: string): Promise<string | null>;
+	incr(key: string): Promise<number>;
 	on(event: string, listener: (...arguments_: any[]) => void): unknown;
 	once(event: string, listener: (...arguments_: any[]) => void): unknown;
 	listenerCount(event: string | symbol): number;
@@ -468,6 +469,70 @@ export function guardContract(target: Target, {failureCases = true} = {}): void 
 				await client.set('contract:after-quit', '1');
 			});
 		}
+
+		describe('run(fn): a command under the same deadline', () => {
+			test('a herd on a lazy client: one connect(), every fn runs on the ready client; fn\'s own reply error passes through unchanged', async () => {
+				const client = make();
+				const connect = jest.spyOn(client, 'connect');
+				const guard = guardedRedis(client, {timeoutMs: 10_000});
+				const counts = await Promise.all(Array.from({length: 200}, async () => guard.run(async redis => redis.incr('contract:run:herd'))));
+				expect(connect).toHaveBeenCalledTimes(1);
+				expect(Math.max(...counts)).toBe(200);
+
+				await guard.run(async redis => redis.set('contract:run:text', 'not a number'));
+				const error = await errorOf(guard.run(async redis => redis.incr('contract:run:text')));
+				expect(error).not.toBeInstanceOf(ConnectionGuardError);
+				expect(String(error)).toContain('ERR value is not an integer');
+			});
+
+			test('a frozen server (SIGSTOP) with the command in flight: TIMEOUT by the deadline; after SIGCONT run() works again', async () => {
+				const client = make({retry: true});
+				const guard = guardedRedis(client, {timeoutMs: 10_000});
+				await guard.run(async redis => redis.set('contract:run:frozen', '1'));
+				target.freeze();
+				try {
+					const {ms, error} = await timed(async () => guard.run(async redis => redis.get('contract:run:frozen'), {timeoutMs: 300}));
+					expect(error?.code).toBe('TIMEOUT');
+					expect(error?.message).toContain('did not answer within 300 ms');
+					expect(ms).toBeGreaterThanOrEqual(300 - earliness);
+					expect(ms).toBeLessThanOrEqual(300 + lateness);
+				} finally {
+					target.thaw();
+				}
+
+				await expect(guard.run(async redis => redis.get('contract:run:frozen'), {timeoutMs: 5000})).resolves.toBe('1');
+			});
+
+			test('kill -9 with the command in flight: CONNECTION_LOST at once, long before the deadline; after a restart run() works again', async () => {
+				const client = make({retry: true});
+				const guard = guardedRedis(client, {timeoutMs: 20_000});
+				await guard.run(async redis => redis.set('contract:run:killed', '1'));
+				// Frozen, so that the command is sure to be in flight (sent, unanswered) when the server dies.
+				target.freeze();
+				const pending = timed(async () => guard.run(async redis => redis.get('contract:run:killed')));
+				await pause(50);
+				const killedAt = performance.now();
+				await target.kill();
+				try {
+					const {error} = await pending;
+					expect(error?.code).toBe('CONNECTION_LOST');
+					expect(error?.cause).toHaveProperty('message');
+					expect(performance.now() - killedAt).toBeLessThan(2000);
+				} finally {
+					await target.restart();
+				}
+
+				let worked = false;
+				for (let tries = 0; tries < 50 && !worked; tries++) {
+					// A Cluster client may need a moment to route to every restarted node.
+					// eslint-disable-next-line no-await-in-loop
+					worked = await guard.run(async redis => redis.set('contract:run:restarted', '1'), {waitForReady: true, timeoutMs: 5000})
+						.then(() => true, () => false);
+				}
+
+				expect(worked).toBe(true);
+			});
+		});
 
 		test('close() quits the client and resolves once it ended; later calls reject with CLOSED', async () => {
 			const client = make();

@@ -117,6 +117,18 @@ describe.each([
 		expect(String((error.cause as {code?: string}).code)).toMatch(/CERT|VERIFY|SIGNATURE/);
 	});
 
+	test('a wrong CA with waitForReady: CONNECT_FAILED at once, not retried until the deadline (retrying cannot fix it)', async () => {
+		const redis = client(certificates.wrongCa);
+		const connect = jest.spyOn(redis, 'connect');
+		const guard = guardedRedis(redis, {timeoutMs: 5000, waitForReady: true});
+		const started = performance.now();
+		const error = await rejection(guard.ensureConnected());
+		expect(performance.now() - started).toBeLessThan(1000);
+		expect(error.code).toBe('CONNECT_FAILED');
+		expect(String((error.cause as {code?: string}).code)).toMatch(/CERT|VERIFY|SIGNATURE/);
+		expect(connect).toHaveBeenCalledTimes(1);
+	});
+
 	test('plain TCP to the TLS port: CONNECT_FAILED long before the deadline', async () => {
 		const guard = guardedRedis(client(certificates.ca, false), {timeoutMs: 5000});
 		const started = performance.now();

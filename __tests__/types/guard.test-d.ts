@@ -5,6 +5,7 @@ import RedisMock from 'ioredis-mock';
 import {createClient, createCluster} from 'redis';
 import {expectTypeOf} from 'expect-type';
 import {
+	backoffWithJitter,
 	ConnectionGuardError,
 	guardedRedis,
 	singleFlight,
@@ -29,12 +30,32 @@ expectTypeOf(guardedRedis(redis).close()).toEqualTypeOf<Promise<void>>();
 expectTypeOf(guardedRedis(redis, {timeoutMs: 100}).ensureConnected({timeoutMs: 50, signal: AbortSignal.timeout(10)}))
 	.toEqualTypeOf<Promise<Redis>>();
 
+// run() hands fn the client's own type and resolves with what fn returns.
+expectTypeOf(guardedRedis(redis).run(async client => client.get('k'))).toEqualTypeOf<Promise<string | null>>();
+expectTypeOf(guardedRedis(cluster).run(client => client.isCluster)).toEqualTypeOf<Promise<boolean>>();
+void guardedRedis(redis).run(async client => {
+	expectTypeOf(client).toEqualTypeOf<Redis>();
+	return client.incr('k');
+}, {timeoutMs: 100, signal: AbortSignal.timeout(10), waitForReady: false});
+// @ts-expect-error fn receives the client, not a string
+void guardedRedis(redis).run(async (client: string) => client);
+// @ts-expect-error timeoutMs is a number
+void guardedRedis(redis).run(async client => client.ping(), {timeoutMs: '100'});
+
+// backoffWithJitter fits both clients' retry options.
+expectTypeOf(backoffWithJitter()).toEqualTypeOf<(attempt: number) => number>();
+const retrying = new Redis({retryStrategy: backoffWithJitter({firstDelayMs: 100, maxDelayMs: 5000})});
+const reconnecting = createClient({socket: {reconnectStrategy: backoffWithJitter()}});
+
 // node-redis clients and clusters keep their own (generic) types too.
 const nodeClient = createClient();
 const nodeCluster = createCluster({rootNodes: []});
 expectTypeOf(guardedRedis(nodeClient).ensureConnected()).toEqualTypeOf<Promise<typeof nodeClient>>();
 expectTypeOf(guardedRedis(nodeCluster).ensureConnected()).toEqualTypeOf<Promise<typeof nodeCluster>>();
 expectTypeOf(guardedRedis(nodeClient)).toEqualTypeOf<RedisGuard<typeof nodeClient>>();
+expectTypeOf(guardedRedis(nodeClient).run(async client => client.get('k'))).toEqualTypeOf<Promise<string | null>>();
+expectTypeOf(guardedRedis(reconnecting).run(async client => client.ping())).resolves.toBeString();
+expectTypeOf(guardedRedis(retrying).run(async client => client.ping())).resolves.toBeString();
 
 // Not a client: a type error.
 // @ts-expect-error a string is not a Redis client
@@ -52,4 +73,4 @@ singleFlight(async (id: string) => id, {key: (id: number) => id});
 
 // Errors
 expectTypeOf(new ConnectionGuardError('TIMEOUT', 'x').code).toEqualTypeOf<ConnectionGuardErrorCode>();
-expectTypeOf<ConnectionGuardErrorCode>().toEqualTypeOf<'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CLOSED'>();
+expectTypeOf<ConnectionGuardErrorCode>().toEqualTypeOf<'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CONNECTION_LOST' | 'CLOSED'>();

@@ -2,7 +2,7 @@
 Every public function and option, given the wrong type, range or shape: a clear TypeError/RangeError naming the
 argument, and nothing connected. (The example stores' options are covered in __tests__/examples/store-options.test.ts.)
 */
-import {guardedRedis, singleFlight} from '../../src/index.js';
+import {backoffWithJitter, guardedRedis, singleFlight} from '../../src/index.js';
 import {FakeRedis} from '../helpers/fake-client.js';
 import {errorOf} from '../helpers/rejection.js';
 
@@ -37,6 +37,16 @@ const throwing: Case[] = [
 	['guardedRedis(client, {timeoutMs: "5s"})', client => guardedRedis(client, {timeoutMs: '5s' as never}), TypeError, /`timeoutMs`/],
 	['guardedRedis(client, {waitForReady: "yes"})', client => guardedRedis(client, {waitForReady: 'yes' as never}), TypeError, /`waitForReady`/],
 	['guardedRedis(client, {waitForReady: 1})', client => guardedRedis(client, {waitForReady: 1 as never}), TypeError, /`waitForReady`/],
+	// A misspelt option would otherwise be ignored, and its default (5 s) used.
+	['guardedRedis(client, {timeout: 1000})', client => guardedRedis(client, {timeout: 1000} as never), TypeError, /^Unknown option `timeout`: did you mean `timeoutMs`\?$/],
+	['guardedRedis(client, {waitforready: true})', client => guardedRedis(client, {waitforready: true} as never), TypeError, /^Unknown option `waitforready`: did you mean `waitForReady`\?$/],
+	['guardedRedis(client, {retries: 3})', client => guardedRedis(client, {retries: 3} as never), TypeError, /^Unknown option `retries`: the options are `timeoutMs`, `waitForReady`$/],
+	['singleFlight(fn, {keys: fn})', () => singleFlight(() => 1, {keys: () => 1} as never), TypeError, /^Unknown option `keys`: did you mean `key`\?$/],
+	['backoffWithJitter({maxDelay: 100})', () => backoffWithJitter({maxDelay: 100} as never), TypeError, /^Unknown option `maxDelay`: did you mean `maxDelayMs`\?$/],
+	['backoffWithJitter({firstDelayMs: 0})', () => backoffWithJitter({firstDelayMs: 0}), RangeError, /`firstDelayMs`/],
+	['backoffWithJitter({maxDelayMs: "1s"})', () => backoffWithJitter({maxDelayMs: '1s' as never}), TypeError, /`maxDelayMs`/],
+	['backoffWithJitter({firstDelayMs: 500, maxDelayMs: 100})', () => backoffWithJitter({firstDelayMs: 500, maxDelayMs: 100}), RangeError, /`maxDelayMs` \(100\) to be at least `firstDelayMs` \(500\)/],
+	['backoffWithJitter(5)', () => backoffWithJitter(5 as never), TypeError, /`options`/],
 ];
 
 const rejecting: Case[] = [
@@ -51,6 +61,14 @@ const rejecting: Case[] = [
 	['ensureConnected({waitForReady: "true"})', async client => guardedRedis(client).ensureConnected({waitForReady: 'true' as never}), TypeError, /`waitForReady`/],
 	['ensureConnected({waitForReady: null})', async client => guardedRedis(client).ensureConnected({waitForReady: null as never}), TypeError, /`waitForReady`/],
 	['ensureConnected({signal: true})', async client => guardedRedis(client).ensureConnected({signal: true as never}), TypeError, /`signal`/],
+	['ensureConnected({timeOutMs: 1})', async client => guardedRedis(client).ensureConnected({timeOutMs: 1} as never), TypeError, /^Unknown option `timeOutMs`: did you mean `timeoutMs`\?$/],
+	['ensureConnected({abortSignal: s})', async client => guardedRedis(client).ensureConnected({abortSignal: AbortSignal.abort()} as never), TypeError, /^Unknown option `abortSignal`: the options are `timeoutMs`, `signal`, `waitForReady`$/],
+	['run(undefined)', async client => guardedRedis(client).run(undefined as never), TypeError, /^Expected `fn` to be a function, got `undefined`$/],
+	['run("GET k")', async client => guardedRedis(client).run('GET k' as never), TypeError, /^Expected `fn` to be a function, got `string`$/],
+	['run(fn, {timeoutMs: -1})', async client => guardedRedis(client).run(() => 1, {timeoutMs: -1}), RangeError, /`timeoutMs`/],
+	['run(fn, {timeout: 100})', async client => guardedRedis(client).run(() => 1, {timeout: 100} as never), TypeError, /^Unknown option `timeout`: did you mean `timeoutMs`\?$/],
+	['run(fn, {signal: {}})', async client => guardedRedis(client).run(() => 1, {signal: {} as never}), TypeError, /`signal`/],
+	['run(fn, "fast")', async client => guardedRedis(client).run(() => 1, 'fast' as never), TypeError, /`options`/],
 ];
 
 describe('bad input', () => {

@@ -11,10 +11,13 @@ const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:63
 
 beforeEach(() => {
 	jest.useFakeTimers({doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask']});
+	// The guard's retry delays at the top of their jitter range (50, 100, … ms), unless a test draws otherwise.
+	jest.spyOn(Math, 'random').mockReturnValue(1);
 });
 
 afterEach(() => {
 	jest.useRealTimers();
+	jest.restoreAllMocks();
 });
 
 describe('fail fast (the default)', () => {
@@ -156,6 +159,27 @@ describe('waitForReady', () => {
 		expect(jest.getTimerCount()).toBe(0);
 	});
 
+	test('the guard\'s delays have jitter: each is drawn evenly from its upper half, so processes do not retry in step', async () => {
+		const draws = [0, 0.5, 0.25];
+		jest.spyOn(Math, 'random').mockImplementation(() => draws.shift()!);
+		const client = new FakeRedis();
+		const waiting = guardedRedis(client, {waitForReady: true, timeoutMs: 60_000}).ensureConnected();
+		// 50 ms drawn at 0 → 25 ms; 100 ms at 0.5 → 75 ms; 200 ms at 0.25 → 125 ms.
+		for (const [index, delay] of [25, 75, 125].entries()) {
+			client.fail(refused());
+			// eslint-disable-next-line no-await-in-loop
+			await flush();
+			jest.advanceTimersByTime(delay - 1);
+			expect(client.connectCalls).toBe(index + 1);
+			jest.advanceTimersByTime(1);
+			expect(client.connectCalls).toBe(index + 2);
+		}
+
+		client.succeed();
+		await expect(waiting).resolves.toBe(client);
+		expect(Math.random).toHaveBeenCalledTimes(3);
+	});
+
 	test('the backoff starts again at 50 ms after the client was ready', async () => {
 		const client = new FakeRedis();
 		const guard = guardedRedis(client, {waitForReady: true});
@@ -293,5 +317,70 @@ describe('listeners while the client is failing', () => {
 		client.succeed();
 		await flush();
 		expect(client.totalListeners()).toBe(before);
+	});
+});
+
+describe('failures retrying cannot fix end every wait at once, in both modes', () => {
+	// The errors as the clients report them (measured: ioredis 5/6 and node-redis 5/6 against redis-server 7 with
+	// `requirepass`, and against a TLS server with an unknown CA).
+	const wrongPassword = () => Object.assign(new Error('WRONGPASS invalid username-password pair or user is disabled.'), {name: 'ReplyError'});
+	const noPassword = () => new Error('NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
+	const unknownCa = () => Object.assign(new Error('self-signed certificate in certificate chain'), {code: 'SELF_SIGNED_CERT_IN_CHAIN'});
+
+	test.each([
+		['WRONGPASS', wrongPassword],
+		['NOAUTH', noPassword],
+		['a rejected certificate', unknownCa],
+	])('ioredis retrying after %s: wait-for-ready and fail-fast callers get CONNECT_FAILED at once, not at the deadline', async (_label, makeError) => {
+		const client = new FakeRedis();
+		client.on('error', () => undefined);
+		const guard = guardedRedis(client, {timeoutMs: 30_000});
+		const startedAt = jest.now();
+		const waiting = guard.ensureConnected({waitForReady: true});
+		const failingFast = guard.ensureConnected();
+		const cause = makeError();
+		client.fail(cause, {retry: true});
+		const error = await rejection(waiting);
+		expect(error).toMatchObject({code: 'CONNECT_FAILED', cause});
+		expect(error.message).toContain(cause.message);
+		await expect(failingFast).rejects.toBe(error);
+
+		// While the client goes on retrying with the same credentials, new callers of both modes get it at once.
+		await expect(guard.ensureConnected({waitForReady: true})).rejects.toBe(error);
+		client.retry();
+		await flush();
+		await expect(guard.ensureConnected({waitForReady: true})).rejects.toBe(error);
+		expect(jest.now()).toBe(startedAt); // all of it without the clock moving
+		expect(client.connectCalls).toBe(1);
+
+		// The server's password was changed to the client's: the next try works, and so does everyone after it.
+		client.succeed();
+		await flush();
+		await expect(guard.ensureConnected({waitForReady: true})).resolves.toBe(client);
+	});
+
+	test('node-redis that will not retry: CONNECT_FAILED at once, and the guard does not retry WRONGPASS for wait-for-ready callers', async () => {
+		const client = new FakeNodeRedis();
+		client.on('error', () => undefined);
+		const guard = guardedRedis(client, {waitForReady: true, timeoutMs: 30_000});
+		const waiting = guard.ensureConnected();
+		const cause = wrongPassword();
+		client.failTry(cause);
+		await expect(waiting).rejects.toMatchObject({code: 'CONNECT_FAILED', cause});
+		jest.advanceTimersByTime(30_000);
+		expect(client.connectCalls).toBe(1);
+		expect(jest.getTimerCount()).toBe(0);
+	});
+
+	test('a transient failure (ECONNREFUSED) still keeps wait-for-ready callers waiting', async () => {
+		const client = new FakeRedis();
+		client.on('error', () => undefined);
+		const waiting = guardedRedis(client, {waitForReady: true}).ensureConnected();
+		client.fail(refused(), {retry: true});
+		await flush();
+		expect(await settledState(waiting)).toBe('pending');
+		client.retry();
+		client.succeed();
+		await expect(waiting).resolves.toBe(client);
 	});
 });

@@ -2,6 +2,8 @@ import {subscribeTo, type ClientAdapter, type EventEmitterLike} from '../client-
 import {describeAddress} from '../describe-server.js';
 import {messageOf} from '../errors.js';
 
+const noop = () => undefined;
+
 export type IORedisMockLike = EventEmitterLike & {
 	connected: boolean;
 	connect(): unknown;
@@ -20,6 +22,9 @@ export function ioredisMockAdapter(client: IORedisMockLike): ClientAdapter {
 			onError(error);
 			onChange();
 		}),
+		// In memory: no connection to lose.
+		onConnectionLost: () => noop,
+		isConnectionLost: () => false,
 		describe: () => `ioredis-mock ${describeAddress(client.options ?? {})}`,
 		async close() {
 			if (client.connected) {

@@ -104,6 +104,23 @@ export function ioredisAdapter(client: IORedisLike): ClientAdapter {
 				onChange();
 			});
 		},
+		onConnectionLost(onLost) {
+			// A `Redis` emits `close` a tick after its socket closed (a `Cluster` when its last node went); it never rejects the
+			// commands that were in flight: it resends them after reconnecting, or forgets them with
+			// `autoResendUnfulfilledCommands: false`.
+			const onClose = () => {
+				onLost(connectionClosed());
+			};
+
+			client.on('close', onClose);
+			return () => {
+				client.removeListener('close', onClose);
+			};
+		},
+		// A node of a `Cluster` that closes rejects the commands it held with "Connection is closed." (ioredis's
+		// CONNECTION_CLOSED_ERROR_MSG); a `Redis` flushes them with MaxRetriesPerRequestError while it reconnects.
+		isConnectionLost: error => messageOf(error) === 'Connection is closed.'
+			|| (error as {name?: unknown} | undefined)?.name === 'MaxRetriesPerRequestError',
 		describe: () => describeIORedis(client),
 		async close(timeoutMs) {
 			if (ended()) {

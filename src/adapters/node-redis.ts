@@ -1,6 +1,15 @@
 import type {ClientAdapter, EventEmitterLike} from '../client-adapter.js';
 import {describeNodeRedis} from '../describe-server.js';
 import {messageOf} from '../errors.js';
+import {isObject} from '../options.js';
+
+const noop = () => undefined;
+// What node-redis rejects in-flight commands with when their socket drops: its own errors for a socket that closed or
+// went silent past `socketTimeout` (classes that leave `name` at 'Error'), or the socket's.
+const socketErrorClasses = new Set(['SocketClosedUnexpectedlyError', 'SocketTimeoutError']);
+const droppedCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const isDroppedSocket = (error: unknown): boolean => isObject(error) && (droppedCodes.has(String(error.code))
+	|| socketErrorClasses.has(String((error.constructor as {name?: unknown} | undefined)?.name)));
 
 export type NodeRedisLike = EventEmitterLike & {
 	readonly isOpen: boolean;
@@ -86,6 +95,9 @@ export function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 				client.removeListener('terminated', onTerminated);
 			};
 		},
+		// node-redis rejects the commands a dropped socket had sent, at once and with the socket's error: nothing to watch.
+		onConnectionLost: () => noop,
+		isConnectionLost: isDroppedSocket,
 		describe: () => describeNodeRedis(client),
 		async close(timeoutMs) {
 			if (client.isOpen && typeof client.close === 'function') {
