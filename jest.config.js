@@ -2,7 +2,7 @@ import {connect} from 'node:net';
 
 // Jest runs the TypeScript sources through ts-jest as CommonJS. p-memoize, mimic-function, leven and cookie
 // (light-my-request's, under fastify.inject) are ESM-only, so they are transformed too (allowJs) instead of being
-// ignored like the rest of node_modules. The examples find files beside themselves with `import.meta.url`, as ESM code
+// ignored like the rest of node_modules. Some tests find files beside themselves with `import.meta.url`, as ESM code
 // does: TypeScript leaves it alone in CommonJS output (TS1343 is only reported, not fixed) and
 // babel-plugin-transform-import-meta turns it into the CommonJS equivalent.
 const transform = {

@@ -50,6 +50,7 @@ declare global {
 	type Redis = IORedis.Redis;
 	const guardedRedis: typeof Guard.guardedRedis;
 	const singleFlight: typeof Guard.singleFlight;
+	const backoffWithJitter: typeof Guard.backoffWithJitter;
 	type RedisGuard<C> = Guard.RedisGuard<C>;
 	type RedisLikeClient = Guard.RedisLikeClient;
 	type ConnectionGuardErrorCode = Guard.ConnectionGuardErrorCode;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run example:nestjs`: serves examples/nestjs (compiled with tsc when needed: Nest's dependency injection reads
-// the decorator metadata only tsc emits), with the environment (PORT, REDIS_URL, DATABASE_URL, RATE_LIMIT_LIMIT,
-// RATE_LIMIT_WINDOW_MS, TRUST_PROXY, …; see examples/README.md), and prints the address once it answers.
+// the decorator metadata only tsc emits), with the environment (PORT, REDIS_URL or REDIS_CLUSTER_NODES or
+// REDIS_SENTINELS, DATABASE_URL, RATE_LIMIT_LIMIT, RATE_LIMIT_WINDOW_MS, TRUST_PROXY, …; see examples/README.md), and
+// prints the address once it answers.
 import {join} from 'node:path';
 import {root, runExampleApp} from './example-app.mjs';
 

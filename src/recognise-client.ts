@@ -27,7 +27,8 @@ export function adapterFor(client: unknown): ClientAdapter | undefined {
 		return ioredisMockAdapter(client as unknown as IORedisMockLike);
 	}
 
-	if (typeof client.isOpen === 'boolean' && typeof client.isReady === 'boolean') {
+	// node-redis clients, and v6 clusters; a v5 cluster has no `isReady`, but its `masters`.
+	if (typeof client.isOpen === 'boolean' && (typeof client.isReady === 'boolean' || Array.isArray(client.masters))) {
 		return nodeRedisAdapter(client as unknown as NodeRedisLike);
 	}
 

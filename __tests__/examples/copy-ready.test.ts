@@ -1,6 +1,6 @@
 /*
-The example stores run from wherever they are copied and whatever the working directory: their migrations are found
-beside the module, not relative to process.cwd().
+The example stores run from wherever they are copied and whatever the working directory: their migrations are strings
+in a module (migrations.ts), looked up neither beside the module nor relative to process.cwd().
 */
 import {execFile} from 'node:child_process';
 import {mkdtempSync, realpathSync, rmSync} from 'node:fs';

@@ -19,7 +19,9 @@ let cleanupPrisma: () => Promise<void>;
 
 beforeAll(async () => {
 	server = await RedisServer.start();
-	client = new Redis({port: server.port, lazyConnect: true});
+	// As the store asks: no resend of a command it gave up on, and an `error` listener.
+	client = new Redis({port: server.port, lazyConnect: true, autoResendUnfulfilledCommands: false});
+	client.on('error', () => undefined);
 	({prisma, cleanup: cleanupPrisma} = await sqlitePrisma());
 });
 

@@ -41,6 +41,11 @@ class ScriptedStore implements RateLimitStore {
 		this.hits.delete(key);
 	}
 
+	async resetAll(): Promise<void> {
+		this.check();
+		this.hits.clear();
+	}
+
 	async get(key: string): Promise<ClientRateLimitInfo | undefined> {
 		this.check();
 		const totalHits = this.hits.get(key);
@@ -178,16 +183,28 @@ describe('FallbackRateLimitStore', () => {
 		expect(cause.errors.map((error_: Error) => error_.message)).toEqual(['redis is down', 'prisma is down']);
 	});
 
-	test('decrement and resetKey go to the store in use', async () => {
+	test('decrement goes to the store in use; resetKey and resetAll reset both stores (a count left in either would come back)', async () => {
 		const {primary, fallback, store} = setup();
 		await store.increment('a');
 		await store.increment('a');
 		await store.decrement('a');
 		expect(primary.hits.get('a')).toBe(1);
-		primary.healthy = false;
+		fallback.hits.set('a', 3);
+		await store.resetKey('a');
+		expect(primary.hits.has('a')).toBe(false);
+		expect(fallback.hits.has('a')).toBe(false);
+
 		await store.increment('b');
-		await store.resetKey('b');
-		expect(fallback.hits.has('b')).toBe(false);
+		fallback.hits.set('c', 1);
+		await store.resetAll();
+		expect(primary.hits.size + fallback.hits.size).toBe(0);
+
+		// A store that is down: the other is reset still, and the call says it failed.
+		await store.increment('d');
+		primary.healthy = false;
+		await expect(store.resetKey('d')).rejects.toThrow('redis is down');
+		primary.healthy = true;
+		expect(primary.hits.get('d')).toBe(1);
 	});
 
 	test('get() reads the count from the store in use, without adding a hit; a failing primary opens the circuit', async () => {
@@ -201,6 +218,37 @@ describe('FallbackRateLimitStore', () => {
 		await expect(store.get('a')).resolves.toMatchObject({totalHits: 7});
 		expect(store.circuitOpen).toBe(true);
 		expect(logger.warn).toHaveBeenCalledTimes(1);
+	});
+
+	test('init() adopts the middleware\'s numeric limit for consume(), as each store does for itself', async () => {
+		const {store} = setup();
+		store.init({windowMs: 60_000, limit: 2} as never);
+		const decisions = [];
+		for (let index = 0; index < 3; index++) {
+			// eslint-disable-next-line no-await-in-loop
+			decisions.push(await store.consume('a'));
+		}
+
+		expect(decisions.map(decision => decision.allowed)).toEqual([true, true, false]);
+		store.init({windowMs: 60_000, limit: () => 5} as never);
+		expect(store.limit).toBe(2);
+	});
+
+	test('its default clock is read at each call: jest\'s fake timers installed after construction move the cooldown', async () => {
+		const primary = new ScriptedStore('redis');
+		const store = new FallbackRateLimitStore(primary, new ScriptedStore('prisma'), {cooldownMs: 1000, logger: {warn() {}, info() {}}});
+		jest.useFakeTimers({doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask']});
+		try {
+			primary.healthy = false;
+			await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'fallback'});
+			primary.healthy = true;
+			jest.advanceTimersByTime(999);
+			await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'fallback'});
+			jest.advanceTimersByTime(1);
+			await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'primary'});
+		} finally {
+			jest.useRealTimers();
+		}
 	});
 
 	test('consume() decides against `limit`', async () => {
@@ -261,17 +309,17 @@ describe('FallbackRateLimitStore', () => {
 		await expect(store.incrementDetailed('a')).resolves.toMatchObject({decidedBy: 'primary'});
 	});
 
-	test('close() closes both stores that can be closed, and waits for them', async () => {
+	test('shutdown() shuts both stores down that can be, and waits for them', async () => {
 		const {primary, fallback, store} = setup();
 		const sweep = deferred<void>();
-		const fallbackClose = jest.fn(async () => sweep.promise);
-		Object.assign(fallback, {close: fallbackClose});
+		const fallbackShutdown = jest.fn(async () => sweep.promise);
+		Object.assign(fallback, {shutdown: fallbackShutdown});
 		let closed = false;
-		const closing = store.close().then(() => {
+		const closing = store.shutdown().then(() => {
 			closed = true;
 		});
-		expect(fallbackClose).toHaveBeenCalledTimes(1);
-		expect('close' in primary).toBe(false);
+		expect(fallbackShutdown).toHaveBeenCalledTimes(1);
+		expect('shutdown' in primary).toBe(false);
 		await Promise.resolve();
 		expect(closed).toBe(false);
 		sweep.resolve();

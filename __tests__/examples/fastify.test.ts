@@ -27,7 +27,10 @@ const decisions: DecidedBy[] = [];
 
 beforeAll(async () => {
 	server = await RedisServer.start();
-	client = new Redis({port: server.port, lazyConnect: true, retryStrategy: () => 20, disconnectTimeout: 100});
+	client = new Redis({
+		port: server.port, lazyConnect: true, retryStrategy: () => 20, disconnectTimeout: 100,
+		autoResendUnfulfilledCommands: false,
+	});
 	client.on('error', () => undefined);
 	const sqlite = await sqlitePrisma();
 	cleanupPrisma = sqlite.cleanup;
@@ -49,7 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
 	await app.close();
 	client.disconnect();
-	await prismaStore.close();
+	await prismaStore.shutdown();
 	await server.stop();
 	await cleanupPrisma();
 });

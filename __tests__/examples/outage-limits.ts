@@ -122,12 +122,13 @@ export async function runSequence(
 	databaseUrl: string,
 	prefix: string,
 	apps: 'one process' | 'two processes',
+	{client = 'ioredis', inMemoryBlock = true}: Pick<LimiterSettings, 'client' | 'inMemoryBlock'> = {},
 ): Promise<Run> {
 	const redis = await proxiedRedis();
 	const {server, proxy} = redis;
 	const limiters: Limiter[] = [];
 	try {
-		const settings: LimiterSettings = {redisPort: proxy.port, databaseUrl, prefix, limit};
+		const settings: LimiterSettings = {redisPort: proxy.port, databaseUrl, prefix, limit, client, inMemoryBlock};
 		if (apps === 'one process') {
 			limiters.push(await createLimiter(settings));
 		} else {

@@ -19,7 +19,7 @@ export function prismaCleanupSuite(name: string, open: () => Promise<Database>, 
 		});
 
 		afterEach(async () => {
-			await Promise.all(stores.splice(0).map(async store => store.close()));
+			await Promise.all(stores.splice(0).map(async store => store.shutdown()));
 		});
 
 		afterAll(async () => {
@@ -109,7 +109,7 @@ export function prismaCleanupSuite(name: string, open: () => Promise<Database>, 
 					jest.advanceTimersByTime(1);
 					expect(statements).toHaveBeenCalledTimes(1);
 					// close() waits for the sweep under way, then nothing runs any more.
-					await store.close();
+					await store.shutdown();
 					expect(await rowsWithPrefix(store.prefix)).toBe(0);
 					jest.advanceTimersByTime(500);
 					expect(statements).toHaveBeenCalledTimes(1);
@@ -133,7 +133,7 @@ export function prismaCleanupSuite(name: string, open: () => Promise<Database>, 
 					jest.advanceTimersByTime(50);
 					expect(statements).toHaveBeenCalledTimes(1);
 					release();
-					await store.close();
+					await store.shutdown();
 				} finally {
 					statements.mockRestore();
 				}
@@ -163,7 +163,7 @@ export function prismaCleanupSuite(name: string, open: () => Promise<Database>, 
 				// The store itself works meanwhile; the next sweep works and says so once.
 				await expect(store.increment('still-works')).resolves.toMatchObject({totalHits: 1});
 				jest.advanceTimersByTime(10);
-				await store.close();
+				await store.shutdown();
 				expect(logger.info).toHaveBeenCalledTimes(1);
 				expect(logger.warn).toHaveBeenCalledTimes(1);
 			});

@@ -11,16 +11,23 @@ export type StoreUnderTest = {
 	increment(key: string): Promise<ClientRateLimitInfo>;
 	decrement(key: string): Promise<void>;
 	resetKey(key: string): Promise<void>;
+	resetAll(): Promise<void>;
+	shutdown(): Promise<void>;
 	get(key: string): Promise<ClientRateLimitInfo | undefined>;
+	init(options: {windowMs: number; limit?: unknown}): void;
 	prefix: string;
+	limit: number;
 };
+
+/** What a test may choose of a store; a fresh prefix unless it names one. */
+export type StoreSettings = {windowMs: number; prefix?: string; limit?: number; inMemoryBlock?: boolean};
 
 export type StoreTarget = {
 	name: string;
 	setup(): Promise<void>;
 	teardown(): Promise<void>;
-	/** A store with a fresh prefix. */
-	store(options: {windowMs: number}): StoreUnderTest;
+	/** A store with a fresh prefix (or `prefix`). */
+	store(settings: StoreSettings): StoreUnderTest;
 	/** Let the window of `info` end (real time for Redis TTLs, a moved clock for SQL). */
 	endWindow(info: ClientRateLimitInfo): Promise<void>;
 	/** Every key the store holds for `prefix` (to prove nothing was written). */
@@ -92,6 +99,106 @@ export function storeContract(target: StoreTarget): void {
 			expect((await target.keysWithPrefix(store.prefix)).sort()).toEqual([`${store.prefix}a`, `${store.prefix}b`]);
 		});
 
+		test('resetAll() deletes every key of its prefix (on every master of a Cluster), and no other store\'s', async () => {
+			const store = target.store({windowMs: 60_000});
+			const other = target.store({windowMs: 60_000});
+			const keys = Array.from({length: 60}, (_, index) => `user-${index}`);
+			await Promise.all(keys.map(async key => store.increment(key)));
+			await other.increment('user-0');
+			expect(await target.keysWithPrefix(store.prefix)).toHaveLength(60);
+
+			await store.resetAll();
+			expect(await target.keysWithPrefix(store.prefix)).toEqual([]);
+			expect(await store.get('user-1')).toBeUndefined();
+			await expect(store.increment('user-1')).resolves.toMatchObject({totalHits: 1});
+			expect((await other.get('user-0'))?.totalHits).toBe(1);
+		});
+
+		test('shutdown() resolves and resets nothing: the counts stay for the other processes, and the store still counts', async () => {
+			const store = target.store({windowMs: 60_000});
+			await store.increment('kept');
+			await store.shutdown();
+			expect((await target.store({windowMs: 60_000, prefix: store.prefix}).get('kept'))?.totalHits).toBe(1);
+			await expect(store.increment('kept')).resolves.toMatchObject({totalHits: 2});
+		});
+
+		test('init() takes the middleware\'s window, and its limit when that is a number', () => {
+			const store = target.store({windowMs: 60_000, limit: 7});
+			store.init({windowMs: 30_000, limit: () => 3});
+			expect(store).toMatchObject({limit: 7});
+			store.init({windowMs: 30_000, limit: 5});
+			expect(store).toMatchObject({limit: 5});
+		});
+
+		describe('keys over their limit are answered from memory until their window ends', () => {
+			test('no store call for them: the stored count stays at the first hit over the limit; headers still sensible', async () => {
+				const store = target.store({windowMs: 60_000, limit: 3});
+				const counted = await Promise.all([1, 2, 3, 4].map(async () => store.increment('abuser')));
+				expect(counted.map(info => info.totalHits).sort()).toEqual([1, 2, 3, 4]);
+				const blocked = await Promise.all(Array.from({length: 50}, async () => store.increment('abuser')));
+				// Every answer refuses (over 3), with the window's own reset time.
+				expect(blocked.every(info => info.totalHits > 3)).toBe(true);
+				expect(Math.max(...blocked.map(info => info.totalHits))).toBe(54);
+				const resetAt = counted.find(info => info.totalHits === 4)!.resetTime!.getTime();
+				for (const info of blocked) {
+					expect(Math.abs(info.resetTime!.getTime() - resetAt)).toBeLessThan(1000);
+				}
+
+				// Another process's store (same prefix, no memory of this key) asks the backend: it had 4, and counts its hit.
+				const elsewhere = target.store({windowMs: 60_000, limit: 3, prefix: store.prefix});
+				expect((await elsewhere.get('abuser'))?.totalHits).toBe(4);
+				await expect(elsewhere.increment('abuser')).resolves.toMatchObject({totalHits: 5});
+				// get() of the blocked key answers from memory too.
+				expect((await store.get('abuser'))?.totalHits).toBe(54);
+			});
+
+			test('a decrement takes back a hit answered from memory without the store; the store decides again once its own count drops', async () => {
+				const store = target.store({windowMs: 60_000, limit: 2});
+				const reader = target.store({windowMs: 60_000, prefix: store.prefix, inMemoryBlock: false});
+				for (let index = 0; index < 5; index++) {
+					// eslint-disable-next-line no-await-in-loop
+					await store.increment('k');
+				}
+
+				// 3 counted by the store (the third over the limit), 2 from memory.
+				expect((await reader.get('k'))?.totalHits).toBe(3);
+				await store.decrement('k');
+				await store.decrement('k');
+				expect((await reader.get('k'))?.totalHits).toBe(3);
+				// A third decrement is a counted hit's: the store takes it, and decides the next hit itself.
+				await store.decrement('k');
+				expect((await reader.get('k'))?.totalHits).toBe(2);
+				await expect(store.increment('k')).resolves.toMatchObject({totalHits: 3});
+				expect((await reader.get('k'))?.totalHits).toBe(3);
+			});
+
+			test('the window ends: the next hit goes to the store and starts at 1; resetKey() and resetAll() forget the block', async () => {
+				const store = target.store({windowMs: 300, limit: 1});
+				await store.increment('a');
+				const over = await store.increment('a');
+				expect(over.totalHits).toBe(2);
+				await expect(store.increment('a')).resolves.toMatchObject({totalHits: 3});
+				await target.endWindow(over);
+				await expect(store.increment('a')).resolves.toMatchObject({totalHits: 1});
+
+				const long = target.store({windowMs: 60_000, limit: 1});
+				await long.increment('b');
+				await long.increment('b');
+				await long.resetKey('b');
+				await expect(long.increment('b')).resolves.toMatchObject({totalHits: 1});
+				await long.increment('b');
+				await long.resetAll();
+				await expect(long.increment('b')).resolves.toMatchObject({totalHits: 1});
+			});
+
+			test('inMemoryBlock: false records every hit in the store', async () => {
+				const store = target.store({windowMs: 60_000, limit: 1, inMemoryBlock: false});
+				await Promise.all(Array.from({length: 20}, async () => store.increment('every')));
+				const reader = target.store({windowMs: 60_000, prefix: store.prefix, inMemoryBlock: false});
+				expect((await reader.get('every'))?.totalHits).toBe(20);
+			});
+		});
+
 		test.each([[''], [undefined], [42]])('a bad key (%p) is rejected and nothing is written', async key => {
 			const store = target.store({windowMs: 60_000});
 			await expect(store.increment(key as never)).rejects.toThrow(/`key`/);
@@ -118,7 +225,9 @@ export function prismaTarget(name: string, open: OpenDatabase): StoreTarget {
 		},
 		teardown: async () => cleanup(),
 		// The background sweep has its own tests (prisma-cleanup.ts).
-		store: ({windowMs}) => new PrismaRateLimitStore({prisma, windowMs, prefix: uniquePrefix('sql'), now, cleanupIntervalMs: 0}),
+		store: ({prefix = uniquePrefix('sql'), ...settings}) => new PrismaRateLimitStore({
+			prisma, prefix, now, cleanupIntervalMs: 0, ...settings,
+		}),
 		async endWindow(info) {
 			offset += Math.max(0, info.resetTime!.getTime() - now());
 		},

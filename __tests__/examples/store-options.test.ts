@@ -1,6 +1,7 @@
 import RedisMock from 'ioredis-mock';
+import {guardedRedis} from 'connection-guard';
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
-import {RedisRateLimitStore} from '../../examples/rate-limit/redis-store.js';
+import {RedisRateLimitStore, type RedisConnectionSource} from '../../examples/rate-limit/redis-store.js';
 
 const prisma = {$queryRaw: jest.fn(), $executeRaw: jest.fn(), $executeRawUnsafe: jest.fn()};
 // One mock for every construction case: each ioredis-mock instance adds a listener to a context shared per host:port.
@@ -61,15 +62,24 @@ test('PrismaRateLimitStore({cleanupIntervalMs: 0}) starts no sweep', async () =>
 	try {
 		const store = new PrismaRateLimitStore({prisma, windowMs: 1000, cleanupIntervalMs: 0});
 		expect(jest.getTimerCount()).toBe(0);
-		await store.close();
+		await store.shutdown();
 	} finally {
 		jest.useRealTimers();
 	}
 });
 
-test('RedisRateLimitStore rejects something that is neither a client nor a guard', () => {
-	expect(() => new RedisRateLimitStore({redis: {} as never, windowMs: 1000})).toThrow(/Redis client/);
-	expect(() => new RedisRateLimitStore({redis: undefined as never, windowMs: 1000})).toThrow(TypeError);
+test('RedisRateLimitStore rejects something that is neither a client nor a guard, naming `redis`', () => {
+	expect(() => new RedisRateLimitStore({redis: {} as never, windowMs: 1000})).toThrow(/^Expected `redis` to be an ioredis, iovalkey or node-redis client/);
+	expect(() => new RedisRateLimitStore({redis: undefined as never, windowMs: 1000})).toThrow(/`redis`.*got `undefined`/);
+});
+
+test.each([
+	[{timeout: 500}, /^Unknown option `timeout`: the options are `windowMs`, `limit`, `prefix`, `inMemoryBlock`, `inMemoryBlockKeys`, `redis`, `timeoutMs`$/],
+	[{inMemoryBlock: 'yes'}, /`inMemoryBlock`/],
+	[{inMemoryBlockKeys: -1}, /`inMemoryBlockKeys`/],
+	[{timeoutMs: 0}, /`timeoutMs`/],
+])('RedisRateLimitStore(%p) throws naming the option', (options, message) => {
+	expect(() => new RedisRateLimitStore({redis: mock, windowMs: 1000, ...options} as never)).toThrow(message);
 });
 
 test('PrismaRateLimitStore rejects something that is not a Prisma client', () => {
@@ -86,26 +96,34 @@ test('RedisRateLimitStore works on ioredis-mock, as in users\' own unit tests', 
 	await expect(store.get('a')).resolves.toMatchObject({totalHits: 1});
 });
 
-test('RedisRateLimitStore asks its source for a connected client, with its timeoutMs, before every operation', async () => {
+test('RedisRateLimitStore runs every operation through its source\'s run(), with its timeoutMs', async () => {
 	const client = new RedisMock();
 	mocks.push(client);
-	const source = {ensureConnected: jest.fn(async () => client)};
-	const store = new RedisRateLimitStore({redis: source as never, windowMs: 60_000, prefix: 'source:', timeoutMs: 250});
+	const guard = guardedRedis(client);
+	const runOptions: unknown[] = [];
+	const source: RedisConnectionSource<typeof client> = {
+		client,
+		ensureConnected: guard.ensureConnected,
+		async run(fn, options) {
+			runOptions.push(options);
+			return guard.run(fn, options);
+		},
+	};
+	const store = new RedisRateLimitStore({redis: source, windowMs: 60_000, prefix: 'source:', timeoutMs: 250});
 	await store.increment('a');
 	await store.decrement('a');
 	await store.get('a');
 	await store.resetKey('a');
-	expect(source.ensureConnected).toHaveBeenCalledTimes(4);
-	for (const call of source.ensureConnected.mock.calls as unknown[][]) {
-		expect(call[0]).toEqual({timeoutMs: 250});
-	}
+	expect(runOptions).toEqual(Array.from({length: 4}, () => ({timeoutMs: 250})));
 });
 
 test('RedisRateLimitStore: a source that fails rejects the operation with that error and writes nothing', async () => {
 	const client = new RedisMock();
 	mocks.push(client);
 	const failure = new Error('Redis is down');
-	const store = new RedisRateLimitStore({redis: {ensureConnected: async () => Promise.reject(failure)} as never, windowMs: 1000, prefix: 'down:'});
+	const fail = async () => Promise.reject(failure);
+	const source = {client, ensureConnected: fail, run: fail};
+	const store = new RedisRateLimitStore({redis: source, windowMs: 1000, prefix: 'down:'});
 	await expect(store.increment('a')).rejects.toBe(failure);
 	expect(await client.keys('down:*')).toEqual([]);
 });

@@ -88,6 +88,29 @@ export function exampleAppContract(spec: ExampleAppSpec): void {
 		});
 	});
 
+	test('on node-redis (REDIS_CLIENT=node-redis): a cold herd makes one connection; Redis killed, still limited; back on Redis', async () => {
+		const server = await RedisServer.start();
+		const app = await startApp(name, {REDIS_URL: server.url, TRUST_PROXY: '1', REDIS_CLIENT: 'node-redis'});
+		try {
+			const before = await connectionsReceived(server);
+			expect(await herd(app, 50, hello, {'x-forwarded-for': '203.0.113.50'})).toEqual(statuses(limit, 40));
+			// This INFO call is a connection too: the app opened exactly one.
+			expect(await connectionsReceived(server) - before).toBe(2);
+
+			await server.kill();
+			const client = {'x-forwarded-for': '198.51.100.50'};
+			expect(await herd(app, 15, hello, client)).toEqual(statuses(limit, 5));
+			expect(count(app.output(), fallbackLine)).toBe(1);
+			await server.restart();
+			await requestUntil(app, hello, {'x-forwarded-for': '198.51.100.51'}, () => app.output().includes(recoveredLine));
+			expect((await get(app, hello, client)).status).toBe(429);
+			expect(app.output()).not.toMatch(/Unhandled|TypeError/);
+		} finally {
+			await app.stop();
+			await server.stop();
+		}
+	});
+
 	test('without TRUST_PROXY, X-Forwarded-For is ignored: every client shares one key', async () => {
 		const server = await RedisServer.start();
 		const app = await startApp(name, {REDIS_URL: server.url});

@@ -1,5 +1,5 @@
 import {createClient, createCluster} from 'redis';
-import {createClient as createClient5} from 'redis5';
+import {createClient as createClient5, createCluster as createCluster5} from 'redis5';
 import {RedisCluster, RedisServer, freePort} from '../servers/redis-server.js';
 import {guardContract, type ClientOptions, type GuardClient, type Target} from './contract.js';
 import {nodeRedisBehaviour, reconnectStrategy, startup} from './node-redis-target.js';
@@ -30,7 +30,7 @@ function singleTarget(name: string, create: (options: object) => unknown): Targe
 	};
 }
 
-function clusterTarget(name: string): Target {
+function clusterTarget(name: string, create: (options: object) => unknown): Target {
 	let cluster: RedisCluster;
 	let refusedPort: number;
 	return {
@@ -45,7 +45,7 @@ function clusterTarget(name: string): Target {
 		stop: async () => cluster.stop(),
 		client(options = {}) {
 			const ports = options.refused ? [refusedPort] : cluster.nodes.map(node => node.port);
-			return startup(createCluster({
+			return startup(create({
 				rootNodes: ports.map(port => ({url: `redis://127.0.0.1:${port}`})),
 				defaults: {socket: {reconnectStrategy: reconnectStrategy(options)}},
 			}) as unknown as GuardClient, options);
@@ -60,4 +60,6 @@ function clusterTarget(name: string): Target {
 
 guardContract(singleTarget('node-redis 6 createClient, real redis-server', createClient as (options: object) => unknown));
 guardContract(singleTarget('node-redis 5 createClient, real redis-server', createClient5 as (options: object) => unknown));
-guardContract(clusterTarget('node-redis 6 createCluster, real 3-master Redis Cluster'));
+guardContract(clusterTarget('node-redis 6 createCluster, real 3-master Redis Cluster', createCluster as (options: object) => unknown));
+// A node-redis 5 cluster has no `isReady`: the guard reads its `masters` instead.
+guardContract(clusterTarget('node-redis 5 createCluster, real 3-master Redis Cluster', createCluster5 as (options: object) => unknown));

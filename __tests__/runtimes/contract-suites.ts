@@ -9,6 +9,7 @@ import '../integration/cluster.test.js';
 import '../integration/sentinel.test.js';
 import '../integration/tls.test.js';
 import '../integration/node-redis.test.js';
+import '../integration/permanent-failures.test.js';
 import '../integration/tracing.test.js';
 
 // Bun counts its own tests (its jest globals replace ours there); on Deno the shim counts.

@@ -7,8 +7,7 @@ connection) and the passing of time, against a model of ioredis' status machine.
 import {EventEmitter} from 'node:events';
 import fc from 'fast-check';
 import {ConnectionGuardError, guardedRedis} from '../../src/index.js';
-import {variants} from '../../examples/demo/variants.js';
-import type {RedisClient} from '../../examples/rate-limit/redis-store.js';
+import {variants, type DemoClient} from '../../examples/demo/variants.js';
 
 type Outcome = 'ok' | 'fail' | 'hang';
 
@@ -80,7 +79,7 @@ type EnsureConnected = (options: {timeoutMs: number; signal: AbortSignal; waitFo
 
 /** The widely suggested fix, exactly as the demo spells it out, driving the model client. */
 function connectingPromise(client: ModelClient): EnsureConnected {
-	const source = variants.connectingPromise(client as unknown as RedisClient);
+	const source = variants.connectingPromise(client as unknown as DemoClient);
 	return async () => source.ensureConnected();
 }
 

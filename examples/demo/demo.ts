@@ -23,10 +23,10 @@ import {createGuardMetrics, serveMetrics, type GuardMetrics} from '../observabil
 import {FallbackRateLimitStore, type RateLimitStore} from '../rate-limit/fallback-store.js';
 import {createRateLimitPrisma, type RateLimitPrisma} from '../rate-limit/prisma-clients.js';
 import {PrismaRateLimitStore} from '../rate-limit/prisma-store.js';
-import {RedisRateLimitStore, type RedisClient} from '../rate-limit/redis-store.js';
+import {RedisRateLimitStore} from '../rate-limit/redis-store.js';
 import {RedisServer} from '../../__tests__/servers/redis-server.js';
 import {TcpProxy} from '../../__tests__/servers/tcp-proxy.js';
-import {variants, type VariantName} from './variants.js';
+import {variants, type DemoClient as RedisClient, type VariantName} from './variants.js';
 
 export type VariantStats = {connectCalls: number; errors: number; fallbacks: number; p50Ms: number; p99Ms: number};
 export type DemoResult = {

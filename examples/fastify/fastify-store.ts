@@ -11,8 +11,8 @@ type Callback = Parameters<FastifyRateLimitStore['incr']>[1];
 /**
 A `store` for `@fastify/rate-limit` that counts in `store` (any example store: `FallbackRateLimitStore`,
 `RedisRateLimitStore`, `PrismaRateLimitStore`). The plugin's `timeWindow` becomes the store's window (it must be a
-number of ms); `max` stays the plugin's. A store failure reaches the plugin as an error: the request fails closed with a
-500, or is let through with the plugin's `skipOnError: true`.
+number of ms), and a numeric `max` its `limit` (the plugin still decides on its own `max`). A store failure reaches the
+plugin as an error: the request fails closed with a 500, or is let through with the plugin's `skipOnError: true`.
 
 @example
 ```
@@ -29,12 +29,13 @@ export function fastifyRateLimitStore(store: RateLimitStore): FastifyRateLimitSt
 	}
 
 	return class FastifyStore implements FastifyRateLimitStore {
-		// The plugin passes its options (with `timeWindow`), typed as an empty interface.
+		// The plugin passes its options (with `timeWindow` and `max`), typed as an empty interface.
 		constructor(options: FastifyRateLimitOptions) {
-			const {timeWindow} = options as {timeWindow?: unknown};
+			const {timeWindow, max} = options as {timeWindow?: unknown; max?: unknown};
 			if (typeof timeWindow === 'number') {
-				// The example stores' init() is synchronous.
-				void store.init?.({windowMs: timeWindow} as Parameters<NonNullable<RateLimitStore['init']>>[0]);
+				// The example stores' init() is synchronous. A numeric `max` is their limit (for their in-memory block).
+				const middlewareOptions = typeof max === 'number' ? {windowMs: timeWindow, limit: max} : {windowMs: timeWindow};
+				void store.init?.(middlewareOptions as Parameters<NonNullable<RateLimitStore['init']>>[0]);
 			}
 		}
 

@@ -18,8 +18,6 @@ const nextConfig = {
 		config.resolve.extensionAlias = {'.js': ['.ts', '.js']};
 		// The stores sit outside this app: let them find this app's packages (connection-guard) too.
 		config.resolve.modules = [...(config.resolve.modules ?? ['node_modules']), `${appDir}node_modules`];
-		// `new URL('prisma/migrations/', import.meta.url)` in the Prisma store names a folder, not an asset to bundle.
-		config.module.parser = {...config.module.parser, javascript: {...config.module.parser?.javascript, url: false}};
 		return config;
 	},
 };

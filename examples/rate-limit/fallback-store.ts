@@ -1,12 +1,14 @@
 import {EventEmitter} from 'node:events';
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
-import {checkKey, toConsumeResult, type ConsumeResult, type HandedCount} from './options.js';
+import {checkKey, fromMiddleware, toConsumeResult, type ConsumeResult, type HandedCount} from './options.js';
 
 /**
 A store with express-rate-limit's shape (both example stores are). The optional methods carry counts across an outage;
 `PrismaRateLimitStore` has the fallback's, `RedisRateLimitStore` the primary's.
 */
 export type RateLimitStore = Store & {
+	/** Hits allowed per window, when the store knows (the example stores' in-memory block uses it). */
+	limit?: number;
 	/** `known`: what the primary last answered for the key; a fallback that takes it counts on from there. */
 	increment(key: string, known?: ClientRateLimitInfo): Promise<ClientRateLimitInfo>;
 	/** Fallback: take up to `max` keys' hits the primary does not have yet (see `PrismaRateLimitStore#takeUnsynced`). */
@@ -16,11 +18,9 @@ export type RateLimitStore = Store & {
 	/** Primary: resolves once it can take operations, and rejects at once when it knows it cannot. */
 	whenReady?(): Promise<void>;
 	/** Primary: whether its connection is up now, when it can say. */
-	readonly ready?: boolean;
+	readonly ready?: boolean | undefined;
 	/** Primary: add them; resolves with the counts it could not add. */
 	addUnsynced?(counts: readonly HandedCount[]): Promise<HandedCount[]>;
-	/** Stop its timers (the Prisma store's sweep); the client it was given stays open. */
-	close?(): Promise<void>;
 };
 
 export type FallbackLogger = {
@@ -35,7 +35,10 @@ export type FallbackRateLimitStoreOptions = {
 	logger?: FallbackLogger;
 	/** Names used in the log lines. @default {primary: 'Redis', fallback: 'Prisma'} */
 	names?: {primary?: string; fallback?: string};
-	/** Hits allowed per window, used by `consume()`. @default Infinity */
+	/**
+	Hits allowed per window: `consume()` decides against it, and a store given no limit of its own takes it (its
+	in-memory block needs one). express-rate-limit's `init()` gives every store the middleware's. @default Infinity
+	*/
 	limit?: number;
 	/** The clock, in ms (tests move it past the cooldown). @default Date.now */
 	now?: () => number;
@@ -61,6 +64,8 @@ export class RateLimitStoreUnavailableError extends Error {
 export type DecidedBy = 'primary' | 'fallback';
 
 type Decided<T> = {result: T; decidedBy: DecidedBy};
+
+const resultOf = <T>({result}: Decided<T>): T => result;
 
 /** A circuit transition: `open` when the primary failed (with its error), `closed` when a probe succeeded. */
 export type CircuitEvent = {state: 'open'; cause: unknown} | {state: 'closed'};
@@ -116,7 +121,7 @@ app.use(rateLimit({windowMs: 60_000, limit: 100, store}));
 */
 export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreEvents> implements Store {
 	readonly localKeys = false;
-	readonly limit: number;
+	limit: number;
 	private openedAt: number | undefined;
 	private readonly cooldownMs: number;
 	private readonly logger: FallbackLogger;
@@ -145,7 +150,8 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		}
 
 		const {
-			cooldownMs = 5000, logger = console, names = {}, limit = Number.POSITIVE_INFINITY, now = Date.now,
+			// The clock read at each call: jest's fake timers installed after construction are followed too.
+			cooldownMs = 5000, logger = console, names = {}, limit = Number.POSITIVE_INFINITY, now = () => Date.now(),
 			trackedKeys = 10_000,
 		} = options;
 		if (typeof cooldownMs !== 'number' || Number.isNaN(cooldownMs) || cooldownMs < 0) {
@@ -166,11 +172,16 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		this.names = {primary: names.primary ?? 'Redis', fallback: names.fallback ?? 'Prisma'};
 		this.limit = limit;
 		this.now = now;
+		for (const store of [primary, fallback]) {
+			if (limit !== Number.POSITIVE_INFINITY && store.limit === Number.POSITIVE_INFINITY) {
+				store.limit = limit;
+			}
+		}
 	}
 
 	/** The primary's prefix: the key space express-rate-limit sees. */
-	get prefix(): string | undefined {
-		return this.primary.prefix;
+	get prefix(): string {
+		return this.primary.prefix ?? '';
 	}
 
 	/** `true` while the circuit is open: the primary is skipped. */
@@ -179,14 +190,32 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 	}
 
 	init(options: MiddlewareOptions): void {
+		this.limit = fromMiddleware(options, this.limit).limit;
 		// express-rate-limit's type allows an async init(); the example stores' is synchronous.
 		void this.primary.init?.(options);
 		void this.fallback.init?.(options);
 	}
 
-	async increment(key: string): Promise<ClientRateLimitInfo> {
-		checkKey(key);
-		return (await this.count(key)).result;
+	// Not `async`, and no `{result, decidedBy}` while the circuit is closed: one promise on the primary's answer. Under
+	// abuse most hits are answered from the primary's memory, and then this wrapper was a third of each hit's cost
+	// (`npm run bench -- --section abuse`, store level). A bad key, or a primary that throws, still rejects.
+	increment(key: string): Promise<ClientRateLimitInfo> {
+		let answer: Promise<ClientRateLimitInfo> | ClientRateLimitInfo;
+		try {
+			checkKey(key);
+			if (this.openedAt !== undefined) {
+				return this.count(key).then(resultOf);
+			}
+
+			answer = this.primary.increment(key);
+		} catch (error) {
+			return Promise.reject(error as Error);
+		}
+
+		return Promise.resolve(answer).then(info => {
+			this.emit('decision', 'primary');
+			return this.fromPrimary(key, info);
+		}, async (error: unknown) => (await this.afterPrimaryFailed(key, error)).result);
 	}
 
 	/** Like `increment()`, and says which store decided. */
@@ -201,9 +230,41 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		await this.route(async store => store.decrement(key), false);
 	}
 
+	/**
+	Reset `key` in both stores, and forget its last count from the primary: a key reset while the circuit is open must
+	not come back with its old count once the primary decides again.
+	*/
 	async resetKey(key: string): Promise<void> {
 		checkKey(key);
-		await this.route(async store => store.resetKey(key), false);
+		this.known.delete(key);
+		await this.both(async store => store.resetKey(key));
+	}
+
+	/**
+	Reset every key of this limiter in both stores (each its own prefix: the Redis keys, the database rows), and forget
+	the primary's last counts. Rejects if either store could not (the other has been reset).
+	*/
+	async resetAll(): Promise<void> {
+		this.known.clear();
+		await this.both(async store => store.resetAll?.());
+	}
+
+	/**
+	Stop what both stores run by themselves (the Prisma store's sweep) and forget what they keep in memory. The clients
+	they were given stay open, and the counts stay in Redis and the database.
+	*/
+	async shutdown(): Promise<void> {
+		await this.both(async store => store.shutdown?.());
+	}
+
+	/** `operation` on both stores; rejects with the first failure once both have settled. */
+	private async both(operation: (store: RateLimitStore) => Promise<unknown>): Promise<void> {
+		const [primary, fallback] = await Promise.allSettled([operation(this.primary), operation(this.fallback)]);
+		for (const outcome of [primary, fallback]) {
+			if (outcome.status === 'rejected') {
+				throw outcome.reason;
+			}
+		}
 	}
 
 	/** The key's count without adding a hit, from whichever store would count it now (`undefined`: none yet). */
@@ -229,10 +290,13 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		return Promise.resolve(this.primary.increment(key)).then(info => this.decided({
 			result: this.fromPrimary(key, info),
 			decidedBy: 'primary',
-		}), async (error: unknown) => {
-			this.openCircuit(error);
-			return this.decided(await this.useFallback(this.incrementOn(key), error));
-		});
+		}), async (error: unknown) => this.afterPrimaryFailed(key, error));
+	}
+
+	/** The primary failed a hit with the circuit closed: open it, and count the hit in the fallback. */
+	private async afterPrimaryFailed(key: string, error: unknown): Promise<Decided<ClientRateLimitInfo>> {
+		this.openCircuit(error);
+		return this.decided(await this.useFallback(this.incrementOn(key), error));
 	}
 
 	/** `increment(key)` on either store: the fallback is told the primary's last answer, the primary's is kept. */
@@ -376,11 +440,6 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 			cause,
 		);
 		this.emit('circuit', {state: 'open', cause});
-	}
-
-	/** Closes both stores (stops their timers: the Prisma store's sweep); the clients they were given stay open. */
-	async close(): Promise<void> {
-		await Promise.all([this.primary.close?.(), this.fallback.close?.()]);
 	}
 
 	private closeCircuit(): void {

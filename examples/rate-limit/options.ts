@@ -4,11 +4,26 @@ import type {ClientRateLimitInfo, Options as MiddlewareOptions} from 'express-ra
 export type RateLimitStoreOptions = {
 	/** Length of the fixed window, in ms. express-rate-limit's `init()` replaces it with the middleware's `windowMs`. */
 	windowMs: number;
-	/** Hits allowed per window, used by `consume()`; express-rate-limit enforces its own `limit`. @default Infinity */
+	/**
+	Hits allowed per window: `consume()` decides against it, and keys over it are answered from memory
+	(`inMemoryBlock`). express-rate-limit's `init()` replaces it with the middleware's `limit` when that is a number.
+	@default Infinity
+	*/
 	limit?: number;
 	/** Prepended to every key. @default 'rl:' */
 	prefix?: string;
+	/**
+	Answer a key the store found over `limit` from memory until its window ends, with no call to the store (a client
+	hammering far past its limit costs nothing); `false` records every hit in the store. At most `inMemoryBlockKeys` keys.
+	@default true
+	*/
+	inMemoryBlock?: boolean;
+	/** How many over-limit keys `inMemoryBlock` keeps (oldest first out, about 200 bytes each). @default 10_000 */
+	inMemoryBlockKeys?: number;
 };
+
+/** The options of `RateLimitStoreOptions`, for stores to name unknown ones. */
+export const storeOptionNames = ['windowMs', 'limit', 'prefix', 'inMemoryBlock', 'inMemoryBlockKeys'] as const;
 
 /**
 A count one store hands another across an outage (fallback-store.ts): `totalHits` of the window ending at `resetTime`,
@@ -33,20 +48,51 @@ export function checkWindowMs(windowMs: unknown, name = 'windowMs'): number {
 	return windowMs;
 }
 
-/** Validates the shared options; throws a TypeError/RangeError naming the option. */
-export function checkStoreOptions(options: unknown): Required<RateLimitStoreOptions> {
+/** A limit: a positive integer, or `Infinity` for none. */
+export function checkLimit(limit: unknown, name = 'limit'): number {
+	if (typeof limit !== 'number') {
+		throw new TypeError(`Expected \`${name}\` to be a number, got \`${describe(limit)}\``);
+	}
+
+	if (limit !== Number.POSITIVE_INFINITY && (!Number.isInteger(limit) || limit <= 0)) {
+		throw new RangeError(`Expected \`${name}\` to be a positive integer, got \`${limit}\``);
+	}
+
+	return limit;
+}
+
+/** A TypeError naming the first option of `options` that is not in `known`: a misspelt option would be ignored. */
+export function checkKnownOptions(options: object, known: readonly string[]): void {
+	for (const name of Object.keys(options)) {
+		if (!known.includes(name)) {
+			throw new TypeError(`Unknown option \`${name}\`: the options are ${known.map(option => `\`${option}\``).join(', ')}`);
+		}
+	}
+}
+
+/**
+Validates the shared options (and that `options` has no option outside `storeOptionNames` and `ownOptions`); throws a
+TypeError/RangeError naming the option.
+*/
+export function checkStoreOptions(
+	options: unknown, ownOptions: readonly string[],
+): Required<RateLimitStoreOptions> {
 	if (options === null || typeof options !== 'object' || Array.isArray(options)) {
 		throw new TypeError(`Expected \`options\` to be an object, got \`${describe(options)}\``);
 	}
 
-	const {windowMs, limit = Number.POSITIVE_INFINITY, prefix = 'rl:'} = options as RateLimitStoreOptions;
+	checkKnownOptions(options, [...storeOptionNames, ...ownOptions]);
+	const {
+		windowMs, limit = Number.POSITIVE_INFINITY, prefix = 'rl:', inMemoryBlock = true, inMemoryBlockKeys = 10_000,
+	} = options as RateLimitStoreOptions;
 	checkWindowMs(windowMs);
-	if (typeof limit !== 'number') {
-		throw new TypeError(`Expected \`limit\` to be a number, got \`${describe(limit)}\``);
+	checkLimit(limit);
+	if (typeof inMemoryBlock !== 'boolean') {
+		throw new TypeError(`Expected \`inMemoryBlock\` to be a boolean, got \`${describe(inMemoryBlock)}\``);
 	}
 
-	if (limit !== Number.POSITIVE_INFINITY && (!Number.isInteger(limit) || limit <= 0)) {
-		throw new RangeError(`Expected \`limit\` to be a positive integer, got \`${limit}\``);
+	if (typeof inMemoryBlockKeys !== 'number' || !Number.isInteger(inMemoryBlockKeys) || inMemoryBlockKeys < 0) {
+		throw new RangeError(`Expected \`inMemoryBlockKeys\` to be a non-negative integer, got \`${String(inMemoryBlockKeys)}\``);
 	}
 
 	if (typeof prefix !== 'string') {
@@ -57,7 +103,7 @@ export function checkStoreOptions(options: unknown): Required<RateLimitStoreOpti
 		throw new RangeError('Expected `prefix` to be a non-empty string');
 	}
 
-	return {windowMs, limit, prefix};
+	return {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys};
 }
 
 /** Throws before anything is written when a key is unusable. */
@@ -73,9 +119,15 @@ export function checkKey(key: unknown): string {
 	return key;
 }
 
-/** express-rate-limit calls `init(options)` with the middleware's options: adopt its window. */
-export function windowFromMiddleware(options: Pick<MiddlewareOptions, 'windowMs'>): number {
-	return checkWindowMs(options.windowMs, 'options.windowMs');
+/**
+express-rate-limit calls `init(options)` with the middleware's options: its window, and its `limit` when that is a
+number (a function of the request leaves the store's own).
+*/
+export function fromMiddleware(
+	options: Pick<MiddlewareOptions, 'windowMs'> & {limit?: unknown}, ownLimit: number,
+): {windowMs: number; limit: number} {
+	const limit = typeof options.limit === 'number' ? checkLimit(options.limit, 'options.limit') : ownLimit;
+	return {windowMs: checkWindowMs(options.windowMs, 'options.windowMs'), limit};
 }
 
 export function toConsumeResult(info: ClientRateLimitInfo, limit: number): ConsumeResult {

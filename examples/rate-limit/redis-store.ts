@@ -1,21 +1,28 @@
+import {createHash} from 'node:crypto';
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
-import type {Cluster, Redis} from 'ioredis';
-import {guardedRedis} from 'connection-guard';
-import {DeadlineSweeper} from './deadlines.js';
+import {guardedRedis, type RedisLikeClient} from 'connection-guard';
 import {
-	checkKey, checkStoreOptions, toConsumeResult, windowFromMiddleware,
+	checkKey, checkStoreOptions, fromMiddleware, toConsumeResult,
 	type ConsumeResult, type HandedCount, type RateLimitStoreOptions,
 } from './options.js';
-
-/** A Redis client the store can use: ioredis `Redis` or `Cluster` (ioredis-mock in tests). */
-export type RedisClient = Redis | Cluster;
+import {OverLimitKeys} from './over-limit.js';
 
 /**
-Where the store gets a connected client before each operation. A `guardedRedis(client)` guard is one; the demo plugs in
-the racy variants it compares against through the same shape.
+A Redis client the store can use, recognised by shape (so this file needs neither client library's types): ioredis or
+iovalkey `Redis` and `Cluster` (ioredis-mock in tests), or node-redis 5/6 `createClient()` and `createCluster()`.
+*/
+export type RedisClient = RedisLikeClient & (
+	| {defineCommand(name: string, definition: {lua: string; numberOfKeys?: number}): void}
+	| {evalSha(sha1: string, options?: {keys?: string[]; arguments?: string[]}): Promise<unknown>}
+);
+
+/**
+What gives the store a connected client and runs its commands under a deadline: a `guardedRedis(client)` guard is one
+(the demo plugs in the racy variants it compares against through the same shape).
 */
 export type RedisConnectionSource<C extends RedisClient = RedisClient> = {
-	ensureConnected(options?: {timeoutMs?: number; signal?: AbortSignal}): Promise<C>;
+	run<T>(fn: (client: C) => T | PromiseLike<T>, options?: {timeoutMs?: number}): Promise<T>;
+	ensureConnected(options?: {timeoutMs?: number}): Promise<C>;
 	/** The client, when the source can say (a guard can): the store checks its options once. */
 	readonly client?: C;
 	/** Whether the client is ready now, when the source can say (a guard can). */
@@ -24,54 +31,66 @@ export type RedisConnectionSource<C extends RedisClient = RedisClient> = {
 
 export type RedisRateLimitStoreOptions = RateLimitStoreOptions & {
 	/**
-	The client, or what gives the store a connected one. A plain ioredis client is wrapped with `guardedRedis(client)`;
-	pass your own guard to share it (and its `timeoutMs`) with the rest of your app.
+	The client, or a `guardedRedis(client)` guard of it. A client is wrapped with `guardedRedis(client)`; pass your own
+	guard to share it with the rest of your app.
 	*/
 	redis: RedisClient | RedisConnectionSource;
 	/**
-	Deadline for one whole operation (waiting for a ready client, then the script), in ms. When it passes the operation
-	rejects, so a fallback store can answer: a server killed mid-command would otherwise hold the request while ioredis
-	retries the command (`maxRetriesPerRequest`). @default 1000
+	Deadline for one whole operation (a ready client, then the script's reply), in ms: `guard.run()`'s. When it passes
+	the operation rejects (`ConnectionGuardError`, code `TIMEOUT`), so a fallback store can answer; one whose connection
+	drops first rejects at once (`CONNECTION_LOST`). @default 1000
 	*/
 	timeoutMs?: number;
 };
 
-/** An operation of the Redis store ran past its `timeoutMs`. */
-export class RedisStoreTimeoutError extends Error {
-	override readonly name = 'RedisStoreTimeoutError';
-}
+const sha1 = (lua: string) => createHash('sha1').update(lua).digest('hex');
 
-/** The connection an operation's command was sent on closed before Redis answered. */
-export class RedisStoreConnectionLostError extends Error {
-	override readonly name = 'RedisStoreConnectionLostError';
-}
+type Script = {readonly name: string; readonly lua: string; readonly sha: string; readonly keys: number};
+const script = (name: string, keys: number, lua: string): Script => ({name, lua, sha: sha1(lua), keys});
 
-// Fixed window in one round trip: count the hit and start the window's expiry atomically. A single key, so the script
-// runs on whichever Cluster node owns it.
-export const incrementScript = `
-local hits = redis.call('INCR', KEYS[1])
+// Fixed window in one round trip. The window's time left is read first: a key with no time left (missing, or 0 ms)
+// starts a new window at 1, so a hit in the last millisecond never counts in the ending window (rate-limit-redis 4.2.3
+// fixed the same bug). A single key, so the script runs on whichever Cluster node owns it.
+export const incrementScript = script('connectionGuardRateLimitIncrement', 1, `
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+if ttl <= 0 then
+  redis.call('SET', KEYS[1], 1, 'PX', ARGV[1])
+  return {1, tonumber(ARGV[1])}
 end
-return {hits, ttl}`;
+return {redis.call('INCR', KEYS[1]), ttl}`);
 
-// Never below zero, and never creates a key (an expired window stays expired).
-const decrementScript = `
+// Never below zero, and never in a window with no time left (nor creates a key).
+const decrementScript = script('connectionGuardRateLimitDecrement', 1, `
+if redis.call('PTTL', KEYS[1]) <= 0 then
+  return 0
+end
 local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
 if hits > 0 then
   return redis.call('DECR', KEYS[1])
 end
-return 0`;
+return 0`);
+
+const getScript = script('connectionGuardRateLimitGet', 1, `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then
+  return false
+end
+return {tonumber(redis.call('GET', KEYS[1])), ttl}`);
+
+// The key and what it absorbed of hand-overs (same slot).
+const resetScript = script('connectionGuardRateLimitReset', 2, 'return redis.call(\'DEL\', KEYS[1], KEYS[2])');
 
 // Hits counted elsewhere during an outage (fallback-store.ts), as that store's count of the window (ARGV[2]) of which
-// Redis had ARGV[1] when it took over. Redis's count is first raised to that (gone if Redis restarted empty), then
-// grows by what it has not absorbed yet. KEYS[2] remembers how much of the other count it absorbed, so an add that ran
-// late (a frozen server answering after the caller gave up and handed the counts back) is not added twice. A live
-// window keeps its expiry; a missing one gets the other store's (ARGV[3] ms from now).
-const addUnsyncedScript = `
-local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+// Redis had ARGV[1] when it took over. Redis's count is first raised to that (gone if Redis restarted empty, or its
+// window ended), then grows by what it has not absorbed yet. KEYS[2] remembers how much of the other count it absorbed,
+// so an add that ran late (a frozen server answering after the caller gave up and handed the counts back) is not added
+// twice. A live window keeps its expiry; otherwise the other store's window is taken (ARGV[3] ms from now).
+const addUnsyncedScript = script('connectionGuardRateLimitAddUnsynced', 2, `
+local ttl = redis.call('PTTL', KEYS[1])
+local hits = 0
+if ttl > 0 then
+  hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+end
 local synced = tonumber(ARGV[1])
 local total = tonumber(ARGV[2])
 local absorbed = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -82,7 +101,6 @@ if hits < synced then
   hits = synced
 end
 hits = hits + total - math.max(synced, absorbed)
-local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then
   redis.call('SET', KEYS[1], hits, 'KEEPTTL')
 else
@@ -90,7 +108,9 @@ else
   redis.call('SET', KEYS[1], hits, 'PX', ttl)
 end
 redis.call('SET', KEYS[2], total, 'PX', ttl)
-return hits`;
+return hits`);
+
+const scripts = [incrementScript, decrementScript, getScript, resetScript, addUnsyncedScript];
 
 /** The key beside `id` that remembers what it absorbed, in the same Cluster slot (same hash tag). */
 function absorbedKeyOf(id: string): string {
@@ -99,61 +119,132 @@ function absorbedKeyOf(id: string): string {
 	return close > open + 1 ? `${id}:absorbed` : `{${id}}:absorbed`;
 }
 
-const getScript = `
-local hits = redis.call('GET', KEYS[1])
-if not hits then
-  return false
-end
-return {tonumber(hits), redis.call('PTTL', KEYS[1])}`;
+const escapeGlob = (text: string) => text.replaceAll(/[*?[\]\\]/g, character => `\\${character}`);
 
-type ScriptedClient = RedisClient & {
-	connectionGuardRateLimitIncrement(key: string, windowMs: number): Promise<[number, number]>;
-	connectionGuardRateLimitDecrement(key: string): Promise<number>;
-	connectionGuardRateLimitGet(key: string): Promise<[number, number] | null>;
-	connectionGuardRateLimitAddUnsynced(
-		key: string, absorbedKey: string, synced: number, total: number, ttlMs: number,
-	): Promise<number>;
+/** `MATCH` patterns for every key of `prefix`: its counts, and the markers `absorbedKeyOf()` puts in `{…}`. */
+const patternsOf = (prefix: string) => [`${escapeGlob(prefix)}*`, `{${escapeGlob(prefix)}*}:absorbed`];
+
+// The two client families, each as the few calls the store makes. Typed loosely on purpose: this file must compile
+// with only one of the two client libraries installed.
+type IORedisFamily = RedisLikeClient & {
+	defineCommand(name: string, definition: {lua: string; numberOfKeys: number}): void;
+	options?: {autoResendUnfulfilledCommands?: boolean; redisOptions?: {autoResendUnfulfilledCommands?: boolean}};
+	isCluster?: boolean;
+	nodes?: (role: 'master') => IORedisNode[];
+} & Record<string, unknown>;
+type IORedisNode = {
+	scan(cursor: string, ...arguments_: Array<string | number>): Promise<[string, string[]]>;
+	unlink(key: string): Promise<number>;
+};
+type NodeRedisFamily = RedisLikeClient & {
+	evalSha(sha1: string, options: {keys: string[]; arguments: string[]}): Promise<unknown>;
+	eval(lua: string, options: {keys: string[]; arguments: string[]}): Promise<unknown>;
+	masters?: unknown[];
+	nodeClient?: (node: unknown) => Promise<NodeRedisNode> | NodeRedisNode;
+};
+type NodeRedisNode = {
+	scan(cursor: string, options: {MATCH: string; COUNT: number}): Promise<{cursor: string | number; keys: string[]}>;
+	unlink(key: string): Promise<number>;
 };
 
-const scripted = new WeakSet<RedisClient>();
+/** One server to empty in `resetAll()`: a Cluster's master, or the client itself. */
+type ScannedServer = {
+	/** One `SCAN` page of the keys matching `pattern`: the next cursor ('0' at the end) and the keys. */
+	scan(cursor: string, pattern: string): Promise<[next: string, keys: string[]]>;
+	unlink(key: string): Promise<unknown>;
+};
 
-// Per client, the stores with commands in flight on it: one `close` listener per client however many stores use it.
-const storesByClient = new WeakMap<RedisClient, Set<DeadlineSweeper>>();
+/** How the store talks to one client family. */
+type Commands = {
+	/** Run `script` with `keys` and `arguments_` on `client`. */
+	eval(client: RedisClient, script: Script, keys: string[], arguments_: Array<string | number>): Promise<unknown>;
+	/** The servers that hold keys: a Cluster's masters, or the client. */
+	masters(client: RedisClient): Promise<ScannedServer[]>;
+};
 
-/** When `client`'s connection closes, `sweeper` rejects the operations whose commands went out on it. */
-function releaseOnClose(client: RedisClient, sweeper: DeadlineSweeper): void {
-	let sweepers = storesByClient.get(client);
-	if (!sweepers) {
-		const watching = new Set<DeadlineSweeper>();
-		sweepers = watching;
-		storesByClient.set(client, watching);
-		client.on('close', () => {
-			for (const each of watching) {
-				each.rejectSent();
+const definedOn = new WeakSet<object>();
+
+// ioredis's own script support: EVALSHA, with a transparent EVAL on NOSCRIPT (a restart, a SCRIPT FLUSH), per node.
+const ioredisCommands: Commands = {
+	async eval(client, {name}, keys, arguments_) {
+		const redis = client as IORedisFamily;
+		if (!definedOn.has(redis)) {
+			for (const each of scripts) {
+				redis.defineCommand(each.name, {numberOfKeys: each.keys, lua: each.lua});
 			}
-		});
+
+			definedOn.add(redis);
+		}
+
+		return (redis[name] as (...parameters: Array<string | number>) => Promise<unknown>)(...keys, ...arguments_);
+	},
+	async masters(client) {
+		const redis = client as IORedisFamily;
+		const nodes = redis.isCluster === true && redis.nodes ? redis.nodes('master') : [redis as unknown as IORedisNode];
+		return nodes.map(node => ({
+			scan: async (cursor, pattern) => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000),
+			unlink: async key => node.unlink(key),
+		}));
+	},
+};
+
+// node-redis can only take scripts when a client is created (`scripts` with `defineScript`), not on one it is handed:
+// EVALSHA, and EVAL on NOSCRIPT, which loads the script on that node for the next time.
+const nodeRedisCommands: Commands = {
+	async eval(client, {lua, sha}, keys, arguments_) {
+		const redis = client as NodeRedisFamily;
+		const options = {keys, arguments: arguments_.map(String)};
+		try {
+			return await redis.evalSha(sha, options);
+		} catch (error) {
+			if (!/^NOSCRIPT/.test(String((error as {message?: unknown} | null)?.message))) {
+				throw error;
+			}
+
+			return redis.eval(lua, options);
+		}
+	},
+	async masters(client) {
+		const redis = client as NodeRedisFamily;
+		const nodes = Array.isArray(redis.masters) && redis.nodeClient
+			? await Promise.all(redis.masters.map(async master => redis.nodeClient!(master)))
+			: [redis as unknown as NodeRedisNode];
+		return nodes.map(node => ({
+			async scan(cursor, pattern) {
+				const page = await node.scan(cursor, {MATCH: pattern, COUNT: 1000});
+				return [String(page.cursor), page.keys];
+			},
+			unlink: async key => node.unlink(key),
+		}));
+	},
+};
+
+function commandsFor(client: unknown): Commands | undefined {
+	const candidate = client as Partial<IORedisFamily & NodeRedisFamily> | null;
+	if (typeof candidate?.defineCommand === 'function') {
+		return ioredisCommands;
 	}
 
-	sweepers.add(sweeper);
+	return typeof candidate?.evalSha === 'function' && typeof candidate.eval === 'function' ? nodeRedisCommands : undefined;
 }
 
-const resendChecked = new WeakSet<RedisClient>();
+const checkedClients = new WeakSet<object>();
 
 /**
-A command in flight when the connection drops is released by the store at once (the fallback counts that hit); with
-ioredis's default `autoResendUnfulfilledCommands: true` the client would also send it again after reconnecting, and
-Redis would count the hit a second time. Said once per client, as a process warning.
+Said once per client, as process warnings: an ioredis client with `autoResendUnfulfilledCommands` on (its default)
+sends a command again after reconnecting though the store gave up on it (`CONNECTION_LOST`) and a fallback counted the
+hit, so Redis counts it twice; and a client without an `error` listener (ioredis logs every failed retry, node-redis
+crashes the process). node-redis never resends: its commands in flight fail when their socket drops.
 */
-function checkResend(client: RedisClient | undefined): void {
-	if (client === undefined || resendChecked.has(client)) {
+function checkClient(client: RedisClient | undefined): void {
+	if (client === undefined || checkedClients.has(client)) {
 		return;
 	}
 
-	resendChecked.add(client);
-	type ResendOption = {autoResendUnfulfilledCommands?: boolean};
-	const {options} = client as {options?: ResendOption & {redisOptions?: ResendOption}};
+	checkedClients.add(client);
+	const {options} = client as IORedisFamily;
 	const resend = options && 'redisOptions' in options ? options.redisOptions?.autoResendUnfulfilledCommands : options?.autoResendUnfulfilledCommands;
-	if (options !== undefined && resend !== false) {
+	if (commandsFor(client) === ioredisCommands && options !== undefined && resend !== false) {
 		process.emitWarning(
 			'RedisRateLimitStore: the ioredis client has `autoResendUnfulfilledCommands` on (its default). Commands in flight '
 			+ 'when the connection drops are answered by the fallback and then sent again by ioredis, so those hits count '
@@ -161,110 +252,178 @@ function checkResend(client: RedisClient | undefined): void {
 			{code: 'CONNECTION_GUARD_AUTO_RESEND'},
 		);
 	}
+
+	// After the code that made the store has run: an app may attach its listener on the next line. (ioredis-mock, with
+	// no connection to lose, has neither `status` nor `isOpen`.)
+	queueMicrotask(() => {
+		const emitter = client as {listenerCount?: (event: string) => number};
+		if (('status' in client || 'isOpen' in client) && emitter.listenerCount?.('error') === 0) {
+			process.emitWarning(
+				'RedisRateLimitStore: the Redis client has no `error` listener. ioredis logs every failed reconnect then, and '
+				+ 'node-redis crashes the process on the first one. Attach one: `client.on(\'error\', …)`.',
+				{code: 'CONNECTION_GUARD_NO_ERROR_LISTENER'},
+			);
+		}
+	});
 }
 
-const noop = () => undefined;
-
-const toInfo = ([totalHits, ttl]: [number, number]): ClientRateLimitInfo =>
-	({totalHits: Number(totalHits), resetTime: new Date(Date.now() + Number(ttl))});
-
-// ioredis's own script support: EVALSHA, with a transparent EVAL when the server answers NOSCRIPT (after a restart or a
-// SCRIPT FLUSH). Defined once per client.
-function withScripts(client: RedisClient): ScriptedClient {
-	if (!scripted.has(client)) {
-		client.defineCommand('connectionGuardRateLimitIncrement', {numberOfKeys: 1, lua: incrementScript});
-		client.defineCommand('connectionGuardRateLimitDecrement', {numberOfKeys: 1, lua: decrementScript});
-		client.defineCommand('connectionGuardRateLimitGet', {numberOfKeys: 1, lua: getScript});
-		client.defineCommand('connectionGuardRateLimitAddUnsynced', {numberOfKeys: 2, lua: addUnsyncedScript});
-		scripted.add(client);
-	}
-
-	return client as ScriptedClient;
-}
+const isSource = (value: object): value is RedisConnectionSource =>
+	typeof (value as Partial<RedisConnectionSource>).run === 'function'
+	&& typeof (value as Partial<RedisConnectionSource>).ensureConnected === 'function';
 
 /**
-A fixed-window rate-limit store on Redis, with express-rate-limit's `Store` shape. It asks its connection source for a
-ready client before each operation (`guard.ensureConnected({timeoutMs})`), so a cold start under load makes one
-`connect()`, and a Redis outage surfaces as a prompt `ConnectionGuardError` a fallback store can act on.
+A fixed-window rate-limit store on Redis, with express-rate-limit's `Store` shape, for ioredis, iovalkey and node-redis
+clients and clusters. Every operation goes through `guard.run()`: a cold start under load makes one `connect()`, an
+outage surfaces at once as a `ConnectionGuardError` a fallback store can act on, a frozen server is bounded by
+`timeoutMs`, and a command whose connection drops is released at once (`CONNECTION_LOST`). Create ioredis clients with
+`autoResendUnfulfilledCommands: false` so that ioredis does not send such a command again after reconnecting (the
+store warns once per client otherwise).
 
-A command whose connection drops before Redis answers is released at once (`RedisStoreConnectionLostError`), so a
-fallback answers without waiting for `timeoutMs`; create the client with `autoResendUnfulfilledCommands: false` so that
-ioredis does not send it again after reconnecting (the store warns once per client otherwise).
+Keys found over `limit` are answered from memory until their window ends (`inMemoryBlock`; see over-limit.ts).
 
-Works unchanged on a Redis Cluster: each operation touches one key (`prefix + key`; handing counts back also writes
-`{prefix + key}:absorbed`, in the same slot). A `{hash tag}` in your keys or prefix is respected by Redis as usual; a
-tag in the prefix puts every key on one node.
+Works unchanged on a Redis Cluster: each operation touches one key (`prefix + key`; resetting it and handing counts back
+also touch `{prefix + key}:absorbed`, in the same slot). A `{hash tag}` in your keys or prefix is respected by Redis as
+usual; a tag in the prefix puts every key on one node.
 
 @example
 ```
 import {Redis} from 'ioredis';
 import {rateLimit} from 'express-rate-limit';
-import {guardedRedis} from 'connection-guard';
 
-const redis = guardedRedis(new Redis({lazyConnect: true, autoResendUnfulfilledCommands: false}));
-app.use(rateLimit({windowMs: 60_000, limit: 100, store: new RedisRateLimitStore({redis, windowMs: 60_000})}));
-// or simply: new RedisRateLimitStore({redis: new Redis({lazyConnect: true, ...}), windowMs: 60_000})
+const client = new Redis({lazyConnect: true, autoResendUnfulfilledCommands: false});
+client.on('error', () => {}); // the store reports failures; ioredis would log every retry
+app.use(rateLimit({windowMs: 60_000, limit: 100, store: new RedisRateLimitStore({redis: client, windowMs: 60_000})}));
 ```
 */
 export class RedisRateLimitStore implements Store {
 	readonly prefix: string;
 	readonly localKeys = false;
 	windowMs: number;
-	readonly limit: number;
+	limit: number;
 	private readonly redis: RedisConnectionSource;
-	private readonly connectOptions: {timeoutMs: number};
-	private readonly deadlines: DeadlineSweeper;
-	private watchedClient: RedisClient | undefined;
+	private readonly commands: Commands;
+	private readonly runOptions: {timeoutMs: number};
+	private readonly overLimit: OverLimitKeys | undefined;
 
 	constructor(options: RedisRateLimitStoreOptions) {
-		const {windowMs, limit, prefix} = checkStoreOptions(options);
+		const {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys} = checkStoreOptions(options, ['redis', 'timeoutMs']);
 		const {redis, timeoutMs = 1000} = options;
-		if (redis === null || typeof redis !== 'object') {
-			throw new TypeError('Expected `redis` to be an ioredis client or a `guardedRedis(client)` guard');
-		}
-
 		if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs <= 0) {
 			throw new RangeError(`Expected \`timeoutMs\` to be a positive number, got \`${String(timeoutMs)}\``);
+		}
+
+		const source = redis !== null && typeof redis === 'object' && isSource(redis) ? redis : undefined;
+		const client = source ? source.client : redis;
+		const commands = commandsFor(client);
+		if (commands === undefined || (source === undefined && client === undefined)) {
+			const got = redis === null ? 'null' : typeof redis;
+			throw new TypeError(`Expected \`redis\` to be an ioredis, iovalkey or node-redis client or cluster, or a \`guardedRedis()\` guard of one, got \`${got}\``);
 		}
 
 		this.windowMs = windowMs;
 		this.limit = limit;
 		this.prefix = prefix;
-		// guardedRedis() throws a TypeError naming `client` for anything that is not a Redis client.
-		this.redis = 'ensureConnected' in redis && typeof redis.ensureConnected === 'function' ? redis : guardedRedis(redis as RedisClient);
-		this.connectOptions = {timeoutMs};
-		this.deadlines = new DeadlineSweeper(
-			timeoutMs,
-			() => new RedisStoreTimeoutError(`Redis rate-limit operation did not finish within ${timeoutMs} ms`),
-			() => new RedisStoreConnectionLostError('The Redis connection closed before the rate-limit operation was answered'),
-		);
-		checkResend(this.redis.client);
+		this.commands = commands;
+		this.redis = source ?? guardedRedis(client as RedisClient);
+		this.runOptions = {timeoutMs};
+		this.overLimit = inMemoryBlock ? new OverLimitKeys(inMemoryBlockKeys) : undefined;
+		checkClient(this.redis.client);
 	}
 
 	init(options: MiddlewareOptions): void {
-		this.windowMs = windowFromMiddleware(options);
+		({windowMs: this.windowMs, limit: this.limit} = fromMiddleware(options, this.limit));
 	}
 
 	// Not `async`: on the hot path every promise counts (an async wrapper adds one); a bad key still rejects, never
 	// throws.
 	increment(key: string): Promise<ClientRateLimitInfo> {
-		return this.run(key, (client, id) => client.connectionGuardRateLimitIncrement(id, this.windowMs), toInfo);
+		let id: string;
+		try {
+			id = this.prefix + checkKey(key);
+		} catch (error) {
+			return Promise.reject(error as Error);
+		}
+
+		const sentAt = Date.now();
+		const known = this.overLimit?.hit(id, sentAt);
+		if (known !== undefined) {
+			return Promise.resolve(known);
+		}
+
+		const {windowMs} = this;
+		return this.redis.run(async client => this.commands.eval(client, incrementScript, [id], [windowMs]), this.runOptions)
+			.then(reply => {
+				const [totalHits, ttl] = (reply as [number, number]).map(Number) as [number, number];
+				const resetTime = new Date(Date.now() + ttl);
+				// Blocked from when the script was sent: never past the end of Redis's window.
+				this.overLimit?.note(id, totalHits, this.limit, sentAt + ttl, resetTime);
+				return {totalHits, resetTime};
+			});
 	}
 
 	async decrement(key: string): Promise<void> {
-		await this.run(key, async (client, id) => client.connectionGuardRateLimitDecrement(id), noop);
+		const id = this.prefix + checkKey(key);
+		if (this.overLimit?.takeBack(id)) {
+			return;
+		}
+
+		await this.redis.run(async client => this.commands.eval(client, decrementScript, [id], []), this.runOptions);
 	}
 
 	async resetKey(key: string): Promise<void> {
-		await this.run(key, async (client, id) => client.del(id), noop);
+		const id = this.prefix + checkKey(key);
+		this.overLimit?.forget(id);
+		const keys = [id, absorbedKeyOf(id)];
+		await this.redis.run(async client => this.commands.eval(client, resetScript, keys, []), this.runOptions);
 	}
 
 	async get(key: string): Promise<ClientRateLimitInfo | undefined> {
-		return this.run(
-			key,
-			async (client, id) => client.connectionGuardRateLimitGet(id),
-			found => found ? toInfo(found) : undefined,
-		);
+		const id = this.prefix + checkKey(key);
+		const known = this.overLimit?.peek(id, Date.now());
+		if (known !== undefined) {
+			return known;
+		}
+
+		const reply = await this.redis.run(async client => this.commands.eval(client, getScript, [id], []), this.runOptions);
+		if (!Array.isArray(reply)) {
+			return undefined;
+		}
+
+		const [totalHits, ttl] = reply.map(Number) as [number, number];
+		return {totalHits, resetTime: new Date(Date.now() + ttl)};
+	}
+
+	/**
+	Delete every key of this store (its `prefix`) in Redis, on every master of a Cluster, with `SCAN` and `UNLINK` (each
+	page within `timeoutMs`), and forget the keys answered from memory. Other stores' keys, and other prefixes, stay.
+	*/
+	async resetAll(): Promise<void> {
+		this.overLimit?.clear();
+		const masters = await this.redis.run(async client => this.commands.masters(client), this.runOptions);
+		for (const server of masters) {
+			for (const pattern of patternsOf(this.prefix)) {
+				let cursor = '0';
+				do {
+					// One page at a time, each under its own deadline: a large keyspace is never one long call. One UNLINK per
+					// key: a Cluster node refuses one for keys of different slots.
+					// eslint-disable-next-line no-await-in-loop
+					cursor = await this.redis.run(async () => {
+						const [next, keys] = await server.scan(cursor, pattern);
+						await Promise.all(keys.map(async found => server.unlink(found)));
+						return next;
+					}, this.runOptions);
+				} while (cursor !== '0');
+			}
+		}
+	}
+
+	/**
+	Stop what the store runs by itself (nothing, for this store) and forget the keys answered from memory. The client
+	stays open (close it with `guard.close()`), and the counts stay in Redis for the other processes: unlike
+	express-rate-limit's `MemoryStore`, `shutdown()` resets nothing.
+	*/
+	async shutdown(): Promise<void> {
+		this.overLimit?.clear();
 	}
 
 	/** Count a hit and decide against `limit` (for use without express-rate-limit). */
@@ -282,7 +441,7 @@ export class RedisRateLimitStore implements Store {
 	rejects at once, as the guard's `ensureConnected()` fails fast.
 	*/
 	async whenReady(): Promise<void> {
-		await this.redis.ensureConnected(this.connectOptions);
+		await this.redis.ensureConnected(this.runOptions);
 	}
 
 	/**
@@ -292,61 +451,13 @@ export class RedisRateLimitStore implements Store {
 	*/
 	async addUnsynced(counts: readonly HandedCount[]): Promise<HandedCount[]> {
 		const now = Date.now();
-		const added = await Promise.allSettled(counts.map(async ({key, totalHits, synced, resetTime}) => this.run(
-			key,
-			async (client, id) => client.connectionGuardRateLimitAddUnsynced(
-				id, absorbedKeyOf(id), synced, totalHits, Math.max(1, resetTime.getTime() - now),
-			),
-			noop,
-		)));
+		const added = await Promise.allSettled(counts.map(async ({key, totalHits, synced, resetTime}) => {
+			const id = this.prefix + checkKey(key);
+			this.overLimit?.forget(id);
+			return this.redis.run(async client => this.commands.eval(
+				client, addUnsyncedScript, [id, absorbedKeyOf(id)], [synced, totalHits, Math.max(1, resetTime.getTime() - now)],
+			), this.runOptions);
+		}));
 		return counts.filter((_, index) => added[index]!.status === 'rejected');
-	}
-
-	// One deadline for the whole operation: `ensureConnected({timeoutMs})` (on a ready guard, an already-resolved
-	// promise), then the command, which ioredis may hold and retry when the server dies mid-flight.
-	private run<R, T>(
-		key: string,
-		operation: (client: ScriptedClient, id: string) => Promise<R>,
-		map: (reply: R) => T,
-	): Promise<T> {
-		return new Promise<T>((resolve, reject) => {
-			let id: string;
-			try {
-				// A bad key is rejected before anything is sent.
-				id = this.prefix + checkKey(key);
-			} catch (error) {
-				reject(error);
-				return;
-			}
-
-			const watch = this.deadlines.add(reject);
-			const work = this.redis.ensureConnected(this.connectOptions).then(client => {
-				// Past the deadline the caller has its answer (maybe from a fallback): a late command would count twice.
-				if (!this.deadlines.watching(watch)) {
-					throw new RedisStoreTimeoutError('The rate-limit operation was abandoned before its command was sent');
-				}
-
-				if (client !== this.watchedClient) {
-					this.watchedClient = client;
-					releaseOnClose(client, this.deadlines);
-				}
-
-				// From here on the command is on this connection: if it closes, waiting for the deadline gains nothing.
-				watch.sent = true;
-				return operation(withScripts(client), id);
-			});
-			// If the deadline won, the late outcome is dropped here: settling twice is a no-op, never an unhandled rejection.
-			work.then(reply => {
-				this.deadlines.delete(watch);
-				try {
-					resolve(map(reply));
-				} catch (error) {
-					reject(error);
-				}
-			}, (error: unknown) => {
-				this.deadlines.delete(watch);
-				reject(error);
-			});
-		});
 	}
 }

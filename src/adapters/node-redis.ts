@@ -13,7 +13,9 @@ const isDroppedSocket = (error: unknown): boolean => isObject(error) && (dropped
 
 export type NodeRedisLike = EventEmitterLike & {
 	readonly isOpen: boolean;
-	readonly isReady: boolean;
+	/** Missing on a node-redis 5 cluster: its `masters` say when its slots are known. */
+	readonly isReady?: boolean;
+	readonly masters?: readonly unknown[];
 	connect(): Promise<unknown>;
 	close?: () => Promise<unknown>;
 	destroy?: () => unknown;
@@ -28,7 +30,8 @@ export type NodeRedisLike = EventEmitterLike & {
 node-redis (`redis` v5+, `@redis/client`): `createClient()` and `createCluster()`. State is two booleans: `isOpen` turns
 true synchronously in `connect()` (and stays true while node-redis retries inside that same pending `connect()`),
 `isReady` after the handshake (for a cluster, after slot discovery). `close()` clears `isOpen` at once and `isReady`
-once the socket drained.
+once the socket drained. A node-redis 5 cluster has no `isReady`: its slots are known once it has `masters` (filled
+when discovery succeeds, emptied when it closes; a rediscovery refills them in the same tick).
 
 The booleans cannot tell a try under way from the wait between two tries, so the adapter reads that off the events while
 subscribed: a try failed when `error` comes while open and not ready; the next one starts with `reconnecting`.
@@ -38,12 +41,13 @@ export function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 	// A cluster does not retry its discovery inside connect(): an `error` there is followed by connect() rejecting.
 	const retriesInsideConnect = !Array.isArray(client._options?.rootNodes);
 	let betweenTries = false;
-	const ready = () => client.isOpen && client.isReady;
+	const slotsKnown = typeof client.isReady === 'boolean' ? () => client.isReady === true : () => (client.masters?.length ?? 0) > 0;
+	const ready = () => client.isOpen && slotsKnown();
 	return {
 		isReady: ready,
 		phase() {
 			if (client.isOpen) {
-				return client.isReady ? 'ready' : (betweenTries ? 'retrying' : 'connecting');
+				return slotsKnown() ? 'ready' : (betweenTries ? 'retrying' : 'connecting');
 			}
 
 			// A graceful close() drains pending replies with `isReady` still true: wait for its `end`.

@@ -1,30 +1,28 @@
-import {join} from 'node:path';
-import {type DynamicModule, Module} from '@nestjs/common';
+import {type DynamicModule, Logger, Module} from '@nestjs/common';
 import {APP_GUARD} from '@nestjs/core';
-import {ThrottlerModule} from '@nestjs/throttler';
+import {ThrottlerModule, type ThrottlerStorage} from '@nestjs/throttler';
+import {Cluster} from 'ioredis';
+import {createClient, createCluster} from 'redis';
 import {AppController} from './app.controller.js';
-import {FallbackThrottlerGuard} from './rate-limit/throttler.guard.js';
-import {FallbackThrottlerStorage, RATE_LIMIT_CONFIG, RATE_LIMIT_MIGRATIONS} from './rate-limit/throttler-storage.js';
+import {FallbackThrottlerGuard, RATE_LIMIT_CONFIG} from './rate-limit/throttler.guard.js';
+import {FallbackThrottlerStorage, type ThrottlerRedis} from './rate-limit/throttler-storage.js';
 import type {RateLimitConfig} from './rate-limit/stores.js';
-
-// The checked-in SQL migrations of the example stores; in your app, wherever you copied prisma/migrations/ to.
-const migrationsDir = join(process.cwd(), '..', 'rate-limit', 'prisma', 'migrations');
 
 @Module({})
 export class AppModule {
 	static forRoot(config: RateLimitConfig): DynamicModule {
-		const settings = [
-			{provide: RATE_LIMIT_CONFIG, useValue: config},
-			{provide: RATE_LIMIT_MIGRATIONS, useValue: migrationsDir},
-		];
+		// One instance of it: the throttler and the health check share the storage (one Redis client per app).
+		const rateLimit = RateLimitModule.with(config);
 		return {
 			module: AppModule,
 			imports: [
+				rateLimit,
 				ThrottlerModule.forRootAsync({
-					imports: [SettingsModule.with(settings)],
+					imports: [rateLimit],
 					inject: [FallbackThrottlerStorage],
-					useFactory: (storage: FallbackThrottlerStorage) => ({
+					useFactory: (storage: ThrottlerStorage) => ({
 						throttlers: [
+							// blockDuration defaults to ttl: a client over the limit waits one window from its last refused hit.
 							{name: 'default', limit: config.limit, ttl: config.windowMs},
 							{name: 'strict', limit: 2, ttl: config.windowMs, blockDuration: 2 * config.windowMs},
 						],
@@ -33,19 +31,53 @@ export class AppModule {
 				}),
 			],
 			controllers: [AppController],
-			providers: [...settings, {provide: APP_GUARD, useClass: FallbackThrottlerGuard}],
+			providers: [{provide: APP_GUARD, useClass: FallbackThrottlerGuard}],
 		};
 	}
 }
 
-/** The storage and its settings, for ThrottlerModule's factory: one storage (one Redis client) per process. */
+/** The settings and the storage. */
 @Module({})
-class SettingsModule {
-	static with(settings: Array<{provide: symbol; useValue: unknown}>): DynamicModule {
+class RateLimitModule {
+	static with(config: RateLimitConfig): DynamicModule {
 		return {
-			module: SettingsModule,
-			providers: [...settings, FallbackThrottlerStorage],
-			exports: [...settings.map(setting => setting.provide), FallbackThrottlerStorage],
+			module: RateLimitModule,
+			providers: [
+				{provide: RATE_LIMIT_CONFIG, useValue: config},
+				{
+					provide: FallbackThrottlerStorage,
+					// Nothing connects until the first request (or /health) needs it.
+					useFactory: () => new FallbackThrottlerStorage({
+						redis: redisOf(config),
+						database: config.databaseUrl,
+						cooldownMs: config.cooldownMs,
+						logger: new Logger('RateLimit'),
+					}),
+				},
+			],
+			exports: [RATE_LIMIT_CONFIG, FallbackThrottlerStorage],
 		};
 	}
+}
+
+/**
+Redis as the settings say: a Cluster's startup nodes, Sentinels, or a URL, with ioredis or node-redis. The storage
+closes what it makes. Functions: after a shutdown the storage makes a new client (a closed one is closed for good).
+*/
+function redisOf({redisClusterNodes, redisSentinel, redisUrl, redisClient}: RateLimitConfig): ThrottlerRedis {
+	if (redisClient === 'node-redis') {
+		// No offline queue: a command sent while disconnected fails at once (the guard sends none then anyway).
+		return redisClusterNodes
+			? () => createCluster({rootNodes: redisClusterNodes.map(node => ({socket: node}))})
+			: () => createClient({url: redisUrl, disableOfflineQueue: true});
+	}
+
+	if (redisClusterNodes) {
+		return () => new Cluster(redisClusterNodes, {
+			lazyConnect: true,
+			redisOptions: {maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false},
+		});
+	}
+
+	return redisSentinel ?? redisUrl;
 }

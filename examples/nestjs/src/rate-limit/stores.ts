@@ -4,6 +4,9 @@ instead (examples/README.md lists the files and packages) and change these paths
 */
 export {positiveInteger, rateLimitConfig, type RateLimitConfig} from '../../../rate-limit/config.js';
 export {FallbackRateLimitStore, RateLimitStoreUnavailableError, type CircuitEvent} from '../../../rate-limit/fallback-store.js';
+export {checkKnownOptions} from '../../../rate-limit/options.js';
 export {createRateLimitPrisma, type RateLimitPrisma} from '../../../rate-limit/prisma-clients.js';
-export {PrismaRateLimitStore} from '../../../rate-limit/prisma-store.js';
-export {RedisRateLimitStore} from '../../../rate-limit/redis-store.js';
+export {PrismaRateLimitStore, type PrismaRawClient} from '../../../rate-limit/prisma-store.js';
+export {
+	RedisRateLimitStore, type RedisClient, type RedisConnectionSource,
+} from '../../../rate-limit/redis-store.js';

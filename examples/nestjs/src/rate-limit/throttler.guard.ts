@@ -1,7 +1,9 @@
 import {Inject, Injectable, ServiceUnavailableException} from '@nestjs/common';
 import {ThrottlerGuard, type ThrottlerRequest} from '@nestjs/throttler';
 import {RateLimitStoreUnavailableError, type RateLimitConfig} from './stores.js';
-import {RATE_LIMIT_CONFIG} from './throttler-storage.js';
+
+/** Injection token of the settings (./stores.js `rateLimitConfig()`). */
+export const RATE_LIMIT_CONFIG = Symbol('RATE_LIMIT_CONFIG');
 
 /**
 `ThrottlerGuard`, deciding what happens when no store could count the request (Redis and the fallback database both

@@ -5,34 +5,43 @@ listeners) each time. Node.js runtime only: ioredis and Prisma's SQLite driver n
 the Edge runtime does not have.
 */
 import {mkdirSync} from 'node:fs';
-import {dirname, join, resolve} from 'node:path';
+import {dirname, resolve} from 'node:path';
 import {Redis} from 'ioredis';
+import {createClient} from 'redis';
 import {guardedRedis, type RedisGuard} from 'connection-guard';
-import {rateLimitConfig, type RateLimitConfig} from './stores.js';
+import {rateLimitConfig, type RateLimitConfig, type RedisClient} from './stores.js';
 import {createRateLimitPrisma, FallbackRateLimitStore, PrismaRateLimitStore, RedisRateLimitStore} from './stores.js';
 
 export type Limiter = {
 	readonly config: RateLimitConfig;
-	readonly redis: RedisGuard<Redis>;
+	readonly redis: RedisGuard<RedisClient>;
 	readonly store: FallbackRateLimitStore;
 };
 
-// The checked-in SQL migrations of the example stores; in your app, wherever you copied prisma/migrations/ to.
-const migrationsDir = join(process.cwd(), '..', 'rate-limit', 'prisma', 'migrations');
+/**
+The client REDIS_CLIENT names. Lazy (node-redis always is): the first request connects it, through the guard — one
+connect() however many requests arrive at once. No resend (ioredis) and no offline queue (node-redis): a command cut off
+by a dropped connection is answered by the fallback, never sent again.
+*/
+function redisClient({redisClient: library, redisUrl}: RateLimitConfig): RedisClient {
+	const client = library === 'node-redis'
+		? createClient({url: redisUrl, disableOfflineQueue: true})
+		: new Redis(redisUrl, {lazyConnect: true, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false});
+	// The fallback store logs outages once; ioredis would log every retry, and node-redis crash the process.
+	client.on('error', () => undefined);
+	return client;
+}
 
 async function createLimiter(): Promise<Limiter> {
 	const config = rateLimitConfig();
-	// Lazy: the first request connects it, through the guard: one connect() however many requests arrive at once.
-	const client = new Redis(config.redisUrl, {lazyConnect: true, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false});
-	client.on('error', () => undefined); // The fallback store logs outages once; ioredis would log every retry.
-	const redis = guardedRedis(client, {timeoutMs: 1000});
+	const redis = guardedRedis(redisClient(config), {timeoutMs: 1000});
 
 	if (config.databaseUrl.startsWith('file:')) {
 		// SQLite creates the file, not its folder.
 		mkdirSync(dirname(resolve(config.databaseUrl.slice('file:'.length))), {recursive: true});
 	}
 
-	const {prisma} = await createRateLimitPrisma(config.databaseUrl, migrationsDir);
+	const {prisma} = await createRateLimitPrisma(config.databaseUrl);
 	const prefix = 'rl:next:';
 	const store = new FallbackRateLimitStore(
 		new RedisRateLimitStore({redis, windowMs: config.windowMs, prefix, timeoutMs: 1000}),

@@ -5,5 +5,5 @@ instead (examples/README.md lists the files and packages) and change these paths
 export {FallbackRateLimitStore, RateLimitStoreUnavailableError} from '../../../../rate-limit/fallback-store.js';
 export {createRateLimitPrisma, type RateLimitPrisma} from '../../../../rate-limit/prisma-clients.js';
 export {PrismaRateLimitStore} from '../../../../rate-limit/prisma-store.js';
-export {RedisRateLimitStore} from '../../../../rate-limit/redis-store.js';
+export {RedisRateLimitStore, type RedisClient} from '../../../../rate-limit/redis-store.js';
 export {rateLimitConfig, type RateLimitConfig} from '../../../../rate-limit/config.js';
