@@ -11,8 +11,9 @@
 //   <!-- copy-path: start [when TAGS] -->        the ```sh block after it starts the app
 //   <!-- copy-path: file PATH [when TAGS] -->    the block after it is written to PATH
 //   <!-- copy-path: append PATH [when TAGS] -->  the block after it is appended to PATH
-// TAGS are words of the app kinds below (ts js esm cjs sqlite postgres); a block applies to an app that has all of
-// them, and the paragraph above a tagged block must name them ("TypeScript", "CommonJS", …), as a reader sees them.
+// TAGS are words of the app kinds below (ts js esm cjs sqlite postgres ioredis noderedis); a block applies to an app
+// that has all of them, and the paragraph above a tagged block must name them ("TypeScript", "CommonJS", …), as a
+// reader sees them.
 //
 // Options: --only NAME[,NAME] (some apps), --tarball FILE (skip packing), --keep (keep the app folders), --summary FILE
 // (writes "copy-path: N passed, N failed"), --check-docs (parse and validate the page, print the plan as JSON, stop).
@@ -30,16 +31,19 @@ const docsPage = join(root, 'docs', 'rate-limiting-in-your-app.md');
 
 /** Every kind of app the page covers, so that each of its blocks runs in at least one (checked below). */
 export const apps = [
-	{name: 'ts-cjs-sqlite', tags: ['ts', 'cjs', 'sqlite']},
-	{name: 'ts-esm-postgres', tags: ['ts', 'esm', 'postgres']},
-	{name: 'js-esm-sqlite', tags: ['js', 'esm', 'sqlite']},
-	{name: 'js-cjs-postgres', tags: ['js', 'cjs', 'postgres']},
-	{name: 'js-cjs-sqlite', tags: ['js', 'cjs', 'sqlite']},
-	{name: 'js-esm-postgres', tags: ['js', 'esm', 'postgres']},
+	{name: 'ts-cjs-sqlite-ioredis', tags: ['ts', 'cjs', 'sqlite', 'ioredis']},
+	{name: 'ts-esm-postgres-node-redis', tags: ['ts', 'esm', 'postgres', 'noderedis']},
+	{name: 'js-esm-sqlite-ioredis', tags: ['js', 'esm', 'sqlite', 'ioredis']},
+	{name: 'js-cjs-postgres-node-redis', tags: ['js', 'cjs', 'postgres', 'noderedis']},
+	{name: 'js-cjs-sqlite-ioredis', tags: ['js', 'cjs', 'sqlite', 'ioredis']},
+	{name: 'js-esm-postgres-node-redis', tags: ['js', 'esm', 'postgres', 'noderedis']},
 ];
 
 /** How the page names each tag where a reader sees it. */
-const tagNames = {ts: 'TypeScript', js: 'JavaScript', esm: 'ESM', cjs: 'CommonJS', sqlite: 'SQLite', postgres: 'PostgreSQL'};
+const tagNames = {
+	ts: 'TypeScript', js: 'JavaScript', esm: 'ESM', cjs: 'CommonJS', sqlite: 'SQLite', postgres: 'PostgreSQL',
+	ioredis: 'ioredis', noderedis: 'node-redis',
+};
 
 /** The page's marked blocks, in order; throws naming the line of anything malformed. */
 export function parsePage(text) {

@@ -251,6 +251,26 @@ describe('FallbackRateLimitStore', () => {
 		}
 	});
 
+	test('by default it logs to the console one line per transition: the cause\'s code and message, no stack', async () => {
+		const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+		const info = jest.spyOn(console, 'info').mockImplementation(() => undefined);
+		try {
+			const primary = new ScriptedStore('redis');
+			const store = new FallbackRateLimitStore(primary, new ScriptedStore('prisma'), {cooldownMs: 0});
+			const cause = Object.assign(new Error('Could not connect to Redis at 127.0.0.1:6379: connect ECONNREFUSED'), {code: 'CONNECT_FAILED'});
+			jest.spyOn(primary, 'increment').mockRejectedValueOnce(cause);
+			await store.increment('a');
+			await store.increment('a');
+			expect(warn.mock.calls).toEqual([[
+				`${falling} (CONNECT_FAILED: Could not connect to Redis at 127.0.0.1:6379: connect ECONNREFUSED)`,
+			]]);
+			expect(info.mock.calls).toEqual([[recovered]]);
+		} finally {
+			warn.mockRestore();
+			info.mockRestore();
+		}
+	});
+
 	test('consume() decides against `limit`', async () => {
 		const primary = new ScriptedStore('redis');
 		const store = new FallbackRateLimitStore(primary, new ScriptedStore('prisma'), {limit: 2, logger: {warn() {}, info() {}}});

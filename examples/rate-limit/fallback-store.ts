@@ -1,6 +1,8 @@
 import {EventEmitter} from 'node:events';
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
-import {checkKey, fromMiddleware, toConsumeResult, type ConsumeResult, type HandedCount} from './options.js';
+import {
+	checkKey, consoleLogger, fromMiddleware, toConsumeResult, type ConsumeResult, type HandedCount, type StoreLogger,
+} from './options.js';
 
 /**
 A store with express-rate-limit's shape (both example stores are). The optional methods carry counts across an outage;
@@ -23,15 +25,15 @@ export type RateLimitStore = Store & {
 	addUnsynced?(counts: readonly HandedCount[]): Promise<HandedCount[]>;
 };
 
-export type FallbackLogger = {
-	warn(message: string, cause?: unknown): void;
-	info(message: string): void;
-};
+export type FallbackLogger = StoreLogger;
 
 export type FallbackRateLimitStoreOptions = {
 	/** How long to skip the primary after it failed before one request probes it again, in ms. @default 5000 */
 	cooldownMs?: number;
-	/** Receives one line when an outage starts and one when it ends. @default console */
+	/**
+	Receives one line when an outage starts (with its cause) and one when it ends: pass your app's logger (pino, Nest's
+	`Logger`, …). @default the console, one line each (the cause's code and message, no stack)
+	*/
 	logger?: FallbackLogger;
 	/** Names used in the log lines. @default {primary: 'Redis', fallback: 'Prisma'} */
 	names?: {primary?: string; fallback?: string};
@@ -151,7 +153,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 
 		const {
 			// The clock read at each call: jest's fake timers installed after construction are followed too.
-			cooldownMs = 5000, logger = console, names = {}, limit = Number.POSITIVE_INFINITY, now = () => Date.now(),
+			cooldownMs = 5000, logger = consoleLogger, names = {}, limit = Number.POSITIVE_INFINITY, now = () => Date.now(),
 			trackedKeys = 10_000,
 		} = options;
 		if (typeof cooldownMs !== 'number' || Number.isNaN(cooldownMs) || cooldownMs < 0) {

@@ -106,6 +106,25 @@ export function checkStoreOptions(
 	return {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys};
 }
 
+/** Where the stores' few log lines go: a structured logger gets the error itself as `cause`. */
+export type StoreLogger = {warn(message: string, cause?: unknown): void; info(message: string): void};
+
+/** The stores' default logger: one line per message on the console, with the cause's code and message, not its stack. */
+export const consoleLogger: StoreLogger = {
+	warn(message, cause) {
+		if (cause === undefined) {
+			console.warn(message);
+			return;
+		}
+
+		const {code, message: text} = cause as {code?: unknown; message?: unknown};
+		console.warn(`${message} (${typeof code === 'string' ? `${code}: ` : ''}${typeof text === 'string' ? text : String(cause)})`);
+	},
+	info(message) {
+		console.info(message);
+	},
+};
+
 /** Throws before anything is written when a key is unusable. */
 export function checkKey(key: unknown): string {
 	if (typeof key !== 'string') {

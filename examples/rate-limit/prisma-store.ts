@@ -1,7 +1,7 @@
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
 import {
-	checkKey, checkStoreOptions, fromMiddleware, toConsumeResult,
-	type ConsumeResult, type HandedCount, type RateLimitStoreOptions,
+	checkKey, checkStoreOptions, consoleLogger, fromMiddleware, toConsumeResult,
+	type ConsumeResult, type HandedCount, type RateLimitStoreOptions, type StoreLogger,
 } from './options.js';
 import {rateLimitMigrations, type PrismaProvider} from './migrations.js';
 import {OverLimitKeys} from './over-limit.js';
@@ -27,8 +27,11 @@ export type PrismaRateLimitStoreOptions = RateLimitStoreOptions & {
 	`unref`'d, a sweep is skipped while the previous one still runs, and `close()` stops it. @default 60_000
 	*/
 	cleanupIntervalMs?: number;
-	/** Receives one line when sweeps start failing (with the error) and one when they work again. @default console */
-	logger?: {warn(message: string, cause?: unknown): void; info(message: string): void};
+	/**
+	Receives one line when sweeps start failing (with the error) and one when they work again. @default the console, one
+	line each
+	*/
+	logger?: StoreLogger;
 };
 
 /** Rows deleted per statement by `deleteExpired()`: short statements, so a huge table is never locked for long. */
@@ -165,7 +168,7 @@ export class PrismaRateLimitStore implements Store {
 			options, ['prisma', 'now', 'cleanupIntervalMs', 'logger'],
 		);
 		// The clock read at each call: jest's fake timers installed after construction are followed too.
-		const {prisma, now = () => Date.now(), cleanupIntervalMs = 60_000, logger = console} = options;
+		const {prisma, now = () => Date.now(), cleanupIntervalMs = 60_000, logger = consoleLogger} = options;
 		if (typeof cleanupIntervalMs !== 'number') {
 			throw new TypeError(`Expected \`cleanupIntervalMs\` to be a number of milliseconds, got \`${typeof cleanupIntervalMs}\``);
 		}
