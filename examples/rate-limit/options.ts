@@ -109,7 +109,7 @@ export function checkStoreOptions(
 /** Where the stores' few log lines go: a structured logger gets the error itself as `cause`. */
 export type StoreLogger = {warn(message: string, cause?: unknown): void; info(message: string): void};
 
-/** The stores' default logger: one line per message on the console, with the cause's code and message, not its stack. */
+/** The stores' default logger: one line per message on the console, the cause's code and message, not its stack. */
 export const consoleLogger: StoreLogger = {
 	warn(message, cause) {
 		if (cause === undefined) {
