@@ -4,7 +4,7 @@ import {createClient as createClient5, createCluster as createCluster5} from 're
 import {guardedRedis} from 'connection-guard';
 import {incrementScript, RedisRateLimitStore, type RedisClient} from '../../examples/rate-limit/redis-store.js';
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
-import {RedisCluster, RedisServer} from '../servers/redis-server.js';
+import {cli, RedisCluster, RedisServer} from '../servers/redis-server.js';
 import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
 import {prismaCleanupSuite} from './prisma-cleanup.js';
 import {prismaTarget, storeContract, type StoreTarget} from './store-contract.js';
@@ -142,6 +142,32 @@ describe('the window boundary: a hit never counts in a window with no time left'
 			await expect(store.increment('handed-live', {totalHits: 7, resetTime: new Date(now + 1)})).resolves.toMatchObject({totalHits: 8});
 		} finally {
 			await cleanup();
+		}
+	});
+});
+
+describe.each([
+	['ioredis', ioredis, false],
+	['ioredis Cluster', ioredisCluster, true],
+	['node-redis 6', nodeRedis(createClient), false],
+	['node-redis 5', nodeRedis(createClient5 as unknown as typeof createClient), false],
+	['node-redis 6 cluster', nodeRedisCluster(createCluster), true],
+	['node-redis 5 cluster', nodeRedisCluster(createCluster5 as unknown as typeof createCluster), true],
+] as const)('%s', (_name, connect, clustered) => {
+	test('after SCRIPT FLUSH (a restarted or failed-over server) the scripts are loaded again: counting goes on', async () => {
+		const {client} = connect();
+		client.on('error', () => undefined);
+		try {
+			const store = new RedisRateLimitStore({redis: client, windowMs: 60_000, prefix: uniquePrefix('noscript')});
+			await expect(store.increment('k')).resolves.toMatchObject({totalHits: 1});
+			const ports = clustered ? cluster.nodes.map(node => node.port) : [server.port];
+			await Promise.all(ports.map(async port => cli(port, 'SCRIPT', 'FLUSH')));
+			await expect(store.increment('k')).resolves.toMatchObject({totalHits: 2});
+			await expect(store.get('k')).resolves.toMatchObject({totalHits: 2});
+			await expect(store.decrement('k')).resolves.toBeUndefined();
+			await expect(store.get('k')).resolves.toMatchObject({totalHits: 1});
+		} finally {
+			await guardedRedis(client).close();
 		}
 	});
 });
