@@ -1,5 +1,6 @@
 /*
-npm run bench [-- --quick] [--json] [--section outage] [--charts DIR]
+npm run bench [-- --quick] [--json] [--json-file FILE] [--section outage|abuse] [--charts DIR]
+              [--configurations a,b --scenarios kill,startup (outage section only)]
 
 Side by side, in one run, on one machine (private redis-server on a free port, or REDIS_URL):
 1. Hot path: `await guard.ensureConnected()` on a ready client vs. the floor (an inline `status === 'ready'` check) vs.
@@ -10,16 +11,22 @@ Side by side, in one run, on one machine (private redis-server on a free port, o
    sendCommand), and FallbackRateLimitStore over the guarded store; concurrency 64, interleaved rounds, median.
 4. HTTP (bench/http.ts): Express + express-rate-limit with its MemoryStore, our fallback store over a guarded client,
    and rate-limit-redis, under autocannon in a child process; then a cold start of 500 concurrent first requests.
-5. Outages (bench/outage.ts): ours and what users pick instead while Redis is killed, frozen, absent at startup and
+5. Abuse (bench/abuse.ts): 90 % of requests from 10 keys far over their limit, 10 % from 10,000 keys under it, over
+   HTTP and at store level, ours against rate-limit-redis, rate-limiter-flexible with `inMemoryBlockOnConsumed` and
+   MemoryStore; Redis commands counted by the server, hits admitted over the limit counted per key; a chart
+   (abuse-mix.svg). `--section abuse` (npm run bench:abuse) runs this section alone, on its own private redis-server.
+6. Outages (bench/outage.ts): ours and what users pick instead while Redis is killed, frozen, absent at startup and
    flushed of its scripts, under HTTP load; SVG charts into --charts (default: bench/ for a full run, .tmp/ for
-   --quick, which runs ours and two peers only).
+   --quick, which runs ours and the peers most apps use only).
    `--section outage` (npm run bench:outage) runs this section alone.
 Markdown on stdout (progress on stderr); --json prints exactly one object instead, with `storeVsRateLimitRedis`,
-`fallbackStoreVsRateLimitRedis`, `http` (`guardedVsRateLimitRedis`, `guardedVsMemory`, `coldStart`) and
-`outage.<scenario>.<configuration>` at the top.
+`fallbackStoreVsRateLimitRedis`, `http` (`guardedVsRateLimitRedis`, `guardedVsMemory`, `coldStart`), `abuse`
+(`redisCommandsPerRequest`, `storeVsRateLimitRedis`, `storeVsRateLimiterFlexible`, `httpVsRateLimitRedis`,
+`httpVsMemory`, `overAdmitted`, `errors`), `outage.<scenario>.<configuration>` and `outageLikeForLike` at the top.
+--json-file writes that object to a file as well, next to the Markdown (bench/runs.ts uses it).
 */
 import {tracingChannel} from 'node:diagnostics_channel';
-import {mkdtempSync, rmSync} from 'node:fs';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {cpus, tmpdir, totalmem} from 'node:os';
 import {join} from 'node:path';
 import {performance} from 'node:perf_hooks';
@@ -37,19 +44,30 @@ import {PrismaRateLimitStore} from '../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore, incrementScript, type RedisConnectionSource} from '../examples/rate-limit/redis-store.js';
 import {RedisServer} from '../__tests__/servers/redis-server.js';
 import {variants} from '../examples/demo/variants.js';
+import {abuseBench, abuseMarkdown, type AbuseResult} from './abuse.js';
 import {httpBench} from './http.js';
-import {outageBench, outageMarkdown, type OutageResult} from './outage.js';
+import {outageBench, outageMarkdown, type OutageResult, type Scenario} from './outage.js';
 
 const {values: flags} = parseArgs({options: {
 	quick: {type: 'boolean', default: false},
 	json: {type: 'boolean', default: false},
+	// Also write the JSON object to this file (the Markdown still goes to stdout): one run, both forms.
+	'json-file': {type: 'string'},
 	section: {type: 'string', default: 'all'},
 	charts: {type: 'string'},
+	// The outage section only: a comma-separated subset of its configurations and scenarios (to profile one, say).
+	configurations: {type: 'string'},
+	scenarios: {type: 'string'},
 }});
 const quick = flags.quick;
-if (flags.section !== 'all' && flags.section !== 'outage') {
-	throw new RangeError(`Expected \`--section\` to be \`all\` or \`outage\`, got \`${flags.section}\``);
+if (!['all', 'outage', 'abuse'].includes(flags.section)) {
+	throw new RangeError(`Expected \`--section\` to be \`all\`, \`outage\` or \`abuse\`, got \`${flags.section}\``);
 }
+
+const outageSubset = {
+	...flags.configurations && {configurations: flags.configurations.split(',')},
+	...flags.scenarios && {scenarios: flags.scenarios.split(',') as Scenario[]},
+};
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const chartsDir = flags.charts ?? (quick ? join(benchDir, '..', '.tmp', 'outage-charts') : benchDir);
@@ -266,7 +284,7 @@ async function endToEnd(prisma: RateLimitPrisma) {
 	await new Promise(resolve => {
 		client.once('ready', resolve);
 	});
-	client.defineCommand('benchRawIncrement', {numberOfKeys: 1, lua: incrementScript});
+	client.defineCommand('benchRawIncrement', {numberOfKeys: 1, lua: incrementScript.lua});
 	const raw = client as Redis & {benchRawIncrement(key: string, windowMs: number): Promise<[number, number]>};
 
 	const guardedStore = new RedisRateLimitStore({redis: guardedRedis(client), windowMs: 60_000, prefix: 'bench:g:'});
@@ -277,8 +295,13 @@ async function endToEnd(prisma: RateLimitPrisma) {
 	);
 	// The same store on a source that is no guard at all (the client is known to be ready): isolates the guard's cost.
 	const ready = Promise.resolve(client);
+	const unguarded: RedisConnectionSource<Redis> = {
+		client,
+		ensureConnected: async () => ready,
+		run: async fn => fn(client),
+	};
 	const unguardedStore = new RedisRateLimitStore({
-		redis: {ensureConnected: () => ready},
+		redis: unguarded,
 		windowMs: 60_000,
 		prefix: 'bench:u:',
 	});
@@ -379,18 +402,25 @@ const sqliteDir = mkdtempSync(join(tmpdir(), 'connection-guard-bench-'));
 const {prisma} = await createRateLimitPrisma(`file:${join(sqliteDir, 'rate-limit.db')}`);
 try {
 	if (flags.section === 'outage') {
-		const outage = await outageBench({prisma, quick, chartsDir, progress});
+		const outage = await outageBench({prisma, quick, chartsDir, progress, ...outageSubset});
 		progress('');
-		if (flags.json) {
-			process.stdout.write(`${JSON.stringify({machine, outage: outage.results, outageRun: outageRun(outage)})}\n`);
-		} else {
+		output({machine, outage: outage.results, outageLikeForLike: outage.likeForLike, outageRun: outageRun(outage)});
+		if (!flags.json) {
 			console.log([machineLine(), '', ...outageMarkdown(outage, chartsLink())].join('\n'));
+		}
+	} else if (flags.section === 'abuse') {
+		const abuse = await abuseBench({prisma, quick, chartsDir, progress, median});
+		progress('');
+		output({machine, abuse});
+		if (!flags.json) {
+			console.log([machineLine(), '', ...abuseMarkdown(abuse, chartsLink())].join('\n'));
 		}
 	} else {
 		const hot = {...await hotPath(), loop: await subscriberOnHotPath()};
 		const herdRows = await herd();
 		const e2e = await endToEnd(prisma);
 		const http = await httpBench({target, prisma, quick, progress, median});
+		const abuse = await abuseBench({prisma, quick, chartsDir, progress, median});
 		const outage = await outageBench({prisma, quick, chartsDir, progress});
 		progress('');
 		const result = {
@@ -403,13 +433,14 @@ try {
 			fallbackStoreVsRateLimitRedis: e2e.fallbackVsRateLimitRedis,
 			fallbackStoreVsRedisStore: e2e.fallbackVsRedisStore,
 			http,
+			abuse,
 			outage: outage.results,
+			outageLikeForLike: outage.likeForLike,
 			outageRun: outageRun(outage),
 		};
-		if (flags.json) {
-			process.stdout.write(`${JSON.stringify(result)}\n`);
-		} else {
-			console.log(markdown(result, outage));
+		output(result);
+		if (!flags.json) {
+			console.log(markdown(result, outage, abuse));
 		}
 	}
 } finally {
@@ -420,6 +451,18 @@ try {
 	await prisma.$disconnect();
 	rmSync(sqliteDir, {recursive: true, force: true});
 	await server?.stop();
+}
+
+/** The JSON object: on stdout with `--json`, into the file with `--json-file`. */
+function output(result: object): void {
+	const json = `${JSON.stringify(result)}\n`;
+	if (flags['json-file']) {
+		writeFileSync(flags['json-file'], json);
+	}
+
+	if (flags.json) {
+		process.stdout.write(json);
+	}
 }
 
 /** What the outage section ran: its timeline, load and limits (the rows are `outage`). */
@@ -444,7 +487,7 @@ type BenchResult = {
 	http: Awaited<ReturnType<typeof httpBench>>;
 };
 
-function markdown(result: BenchResult, outage: OutageResult) {
+function markdown(result: BenchResult, outage: OutageResult, abuse: AbuseResult) {
 	const {hotPath: hot, herd: rows, e2e, http} = result;
 	return [
 		machineLine(),
@@ -507,6 +550,7 @@ function markdown(result: BenchResult, outage: OutageResult) {
 			return `| ${name === 'guarded' ? '(b) FallbackRateLimitStore over guarded ioredis' : '(c) rate-limit-redis'} | ${row.errors} | ${row.connectCalls} | ${JSON.stringify(row.status)} |`;
 		}),
 		'',
+		...abuseMarkdown(abuse, chartsLink()),
 		...outageMarkdown(outage, chartsLink()),
 	].join('\n');
 }

@@ -26,7 +26,7 @@ import {rateLimit, type Store} from 'express-rate-limit';
 import {Redis, type RedisOptions} from 'ioredis';
 import {Redis as Redis6} from 'ioredis6';
 import {RedisStore as RateLimitRedisStore} from 'rate-limit-redis';
-import {RateLimiterMemory, RateLimiterRedis, RateLimiterRes} from 'rate-limiter-flexible';
+import {RateLimiterMemory, RateLimiterRedis} from 'rate-limiter-flexible';
 import * as vega from 'vega';
 import {compile, type TopLevelSpec} from 'vega-lite';
 import {guardedRedis} from 'connection-guard';
@@ -35,6 +35,7 @@ import type {RateLimitPrisma} from '../examples/rate-limit/prisma-clients.js';
 import {PrismaRateLimitStore} from '../examples/rate-limit/prisma-store.js';
 import {RedisRateLimitStore} from '../examples/rate-limit/redis-store.js';
 import {RedisServer, cli} from '../__tests__/servers/redis-server.js';
+import {RateLimiterFlexibleStore, rateLimiterFlexibleMiddleware} from './peer-stores.js';
 
 const run = promisify(execFile);
 const loadChild = fileURLToPath(new URL('outage-load-child.mjs', import.meta.url));
@@ -49,6 +50,10 @@ export type OutageOptions = {
 	/** Where the SVG charts go. */
 	chartsDir: string;
 	progress(text: string): void;
+	/** Only these configurations (names of `configurations`), e.g. to profile one: all of the run's by default. */
+	configurations?: string[];
+	/** Only these scenarios: all by default. */
+	scenarios?: Scenario[];
 };
 
 export type OutageRow = {
@@ -145,7 +150,12 @@ function rateLimitRedis(passOnStoreError: boolean): Configuration['build'] {
 	};
 }
 
-function rateLimiterFlexible(recommended: boolean): Configuration['build'] {
+/**
+rate-limiter-flexible with memory insurance (and with `recommended`, `rejectIfRedisNotReady` and
+`inMemoryBlockOnConsumed`), behind its own bare
+middleware (its README's: no headers, no body) or, `asStore`, behind the same express-rate-limit middleware as ours.
+*/
+function rateLimiterFlexible(recommended: boolean, asStore = false): Configuration['build'] {
 	return (client, prefix) => {
 		const limiter = new RateLimiterRedis({
 			storeClient: client,
@@ -153,21 +163,37 @@ function rateLimiterFlexible(recommended: boolean): Configuration['build'] {
 			points: limit,
 			duration: windowMs / 1000,
 			insuranceLimiter: new RateLimiterMemory({points: limit, duration: windowMs / 1000}),
-			...recommended && {rejectIfRedisNotReady: true},
+			// Keys over their limit answered from memory (its docs' block strategy): what ours does by default.
+			...recommended && {rejectIfRedisNotReady: true, inMemoryBlockOnConsumed: limit},
 		});
-		const handler: RequestHandler = (request, response, next) => {
-			limiter.consume(keyOf(request)).then(() => {
-				next();
-			}, (rejection: unknown) => {
-				if (rejection instanceof RateLimiterRes) {
-					response.status(429).end();
-				} else {
-					next(rejection);
-				}
-			});
+		return {
+			handler: asStore
+				? expressLimiter(new RateLimiterFlexibleStore(limiter, prefix), false)
+				: rateLimiterFlexibleMiddleware(limiter, keyOf),
+			onRedisDecision: listener => onScriptReply(client, listener),
 		};
+	};
+}
 
-		return {handler, onRedisDecision: listener => onScriptReply(client, listener)};
+/** Ours, as in `configurations.ours`; `store.on('decision')` says when Redis decided. */
+function oursFallback(client: Redis, prefix: string, prisma: RateLimitPrisma): FallbackRateLimitStore {
+	return new FallbackRateLimitStore(
+		new RedisRateLimitStore({redis: guardedRedis(client), windowMs, prefix, timeoutMs: storeTimeoutMs}),
+		new PrismaRateLimitStore({prisma, windowMs, prefix, cleanupIntervalMs: 0}),
+		{cooldownMs, logger: quietLogger, limit},
+	);
+}
+
+/** Ours behind the same bare middleware as rate-limiter-flexible's own: `consume()`, then `next()` or a bare 429. */
+function bareMiddleware(store: FallbackRateLimitStore): RequestHandler {
+	return (request, response, next) => {
+		store.consume(keyOf(request)).then(({allowed}) => {
+			if (allowed) {
+				next();
+			} else {
+				response.status(429).end();
+			}
+		}, next);
 	};
 }
 
@@ -176,13 +202,22 @@ export const configurations: Record<string, Configuration> = {
 		label: 'ours: FallbackRateLimitStore (guarded Redis store → Prisma SQLite)',
 		client: oursClient,
 		build(client, prefix, prisma) {
-			const store = new FallbackRateLimitStore(
-				new RedisRateLimitStore({redis: guardedRedis(client), windowMs, prefix, timeoutMs: storeTimeoutMs}),
-				new PrismaRateLimitStore({prisma, windowMs, prefix, cleanupIntervalMs: 0}),
-				{cooldownMs, logger: quietLogger},
-			);
+			const store = oursFallback(client, prefix, prisma);
 			return {
 				handler: expressLimiter(store, false),
+				onRedisDecision(listener) {
+					store.on('decision', decidedBy => decidedBy === 'primary' && listener());
+				},
+			};
+		},
+	},
+	oursBareMiddleware: {
+		label: 'ours, the same, behind rate-limiter-flexible\'s bare middleware (`consume()`, no headers)',
+		client: oursClient,
+		build(client, prefix, prisma) {
+			const store = oursFallback(client, prefix, prisma);
+			return {
+				handler: bareMiddleware(store),
 				onRedisDecision(listener) {
 					store.on('decision', decidedBy => decidedBy === 'primary' && listener());
 				},
@@ -221,13 +256,29 @@ export const configurations: Record<string, Configuration> = {
 		build: rateLimiterFlexible(false),
 	},
 	rateLimiterFlexibleRecommended: {
-		label: 'rate-limiter-flexible 11 + insurance, rejectIfRedisNotReady, enableOfflineQueue: false',
+		label: 'rate-limiter-flexible 11 + insurance, rejectIfRedisNotReady, inMemoryBlockOnConsumed, enableOfflineQueue: false',
 		client: port => ioredis(port, {enableOfflineQueue: false}),
 		build: rateLimiterFlexible(true),
 	},
+	rateLimiterFlexibleRecommendedStore: {
+		label: 'rate-limiter-flexible, the same, as an express-rate-limit store (the same middleware as ours)',
+		client: port => ioredis(port, {enableOfflineQueue: false}),
+		build: rateLimiterFlexible(true, true),
+	},
 };
 
-const quickConfigurations = ['ours', 'rateLimitRedis', 'rateLimiterFlexibleRecommended'];
+/**
+The pairs that compare ours with rate-limiter-flexible's recommended settings on equal terms: the same middleware in
+front of both (express-rate-limit's does more per request than rate-limiter-flexible's bare one, whatever the store).
+*/
+export const likeForLike = [
+	{ours: 'ours', peer: 'rateLimiterFlexibleRecommendedStore', middleware: 'express-rate-limit'},
+	{ours: 'oursBareMiddleware', peer: 'rateLimiterFlexibleRecommended', middleware: 'rate-limiter-flexible\'s bare one'},
+] as const;
+
+const quickConfigurations = [
+	'ours', 'oursBareMiddleware', 'rateLimitRedis', 'rateLimiterFlexibleRecommended', 'rateLimiterFlexibleRecommendedStore',
+];
 
 type LoadRecord = [endMs: number, latencyMs: number | null, status: number, key: number];
 
@@ -421,7 +472,11 @@ async function chart(
 				encoding: {
 					x: {field: 't', type: 'quantitative', title: 'ms since the fault began'},
 					y: {field: 'p99', type: 'quantitative', title: 'p99 latency (ms, log)', scale: {type: 'log'}},
-					color: {field: 'configuration', type: 'nominal', legend: {orient: 'bottom', columns: 2, labelLimit: 360}},
+					// Eleven configurations: a scheme of 20 colours, so that no two lines share one.
+					color: {
+						field: 'configuration', type: 'nominal', scale: {scheme: 'tableau20'},
+						legend: {orient: 'bottom', columns: 2, labelLimit: 360},
+					},
 				},
 			},
 		],
@@ -439,16 +494,28 @@ const scenarioTitles: Record<Scenario, string> = {
 	scriptFlush: 'SCRIPT FLUSH',
 };
 
-export async function outageBench({prisma, quick, chartsDir, progress}: OutageOptions) {
+export async function outageBench({prisma, quick, chartsDir, progress, ...only}: OutageOptions) {
 	const timeline: Timeline = quick
 		? {beforeMs: 1000, faultMs: 2000, afterMs: 2500}
 		: {beforeMs: 3000, faultMs: 5000, afterMs: 7000};
 	const scriptFlushTimeline = {...timeline, faultMs: 1000};
 	// --quick (CI) is a smoke run that judges ours only: ours and the two peers most apps use, not every variant.
-	const names = quick ? quickConfigurations : Object.keys(configurations);
+	const names = only.configurations ?? (quick ? quickConfigurations : Object.keys(configurations));
+	for (const name of names) {
+		if (!Object.hasOwn(configurations, name)) {
+			throw new RangeError(`Expected \`--configurations\` to name configurations of bench/outage.ts (${Object.keys(configurations).join(', ')}), got \`${name}\``);
+		}
+	}
+
+	for (const scenario of only.scenarios ?? []) {
+		if (!scenarios.includes(scenario)) {
+			throw new RangeError(`Expected \`--scenarios\` to be among ${scenarios.join(', ')}, got \`${scenario}\``);
+		}
+	}
+
 	mkdirSync(chartsDir, {recursive: true});
 	const results = {} as Record<Scenario, Record<string, OutageRow>>;
-	for (const scenario of scenarios) {
+	for (const scenario of only.scenarios ?? scenarios) {
 		results[scenario] = {};
 		const lines: Array<{configuration: string; t: number; p99: number}> = [];
 		const scenarioTimeline = scenario === 'scriptFlush' ? scriptFlushTimeline : timeline;
@@ -465,7 +532,40 @@ export async function outageBench({prisma, quick, chartsDir, progress}: OutageOp
 		await chart(scenario, scenarioTimeline, lines, chartsDir);
 	}
 
-	return {timeline, scriptFlushTimeline, connections, limit, cooldownMs, storeTimeoutMs, results};
+	return {
+		timeline, scriptFlushTimeline, connections, limit, cooldownMs, storeTimeoutMs, results,
+		likeForLike: compareLikeForLike(results),
+	};
+}
+
+type LikeForLikeRow = {
+	middleware: string;
+	ours: string;
+	peer: string;
+	oursP99Ms: number;
+	peerP99Ms: number;
+	/** Ours' p99 at most the peer's, with nothing over the limit and no 5xx or socket error. */
+	met: boolean;
+};
+
+/** Per scenario, each like-for-like pair that ran: ours' p99 during the fault against rate-limiter-flexible's. */
+function compareLikeForLike(results: Record<string, Record<string, OutageRow>>): Record<string, LikeForLikeRow[]> {
+	const comparisons: Record<string, LikeForLikeRow[]> = {};
+	for (const [scenario, rows] of Object.entries(results)) {
+		for (const {ours, peer, middleware} of likeForLike) {
+			const mine = rows[ours];
+			const theirs = rows[peer];
+			if (mine && theirs) {
+				const failed = Object.keys(mine.status).some(code => code === 'errors' || code.startsWith('5'));
+				(comparisons[scenario] ??= []).push({
+					middleware, ours, peer, oursP99Ms: mine.p99Ms, peerP99Ms: theirs.p99Ms,
+					met: mine.p99Ms <= theirs.p99Ms && mine.overAdmitted === 0 && !failed,
+				});
+			}
+		}
+	}
+
+	return comparisons;
 }
 
 export type OutageResult = Awaited<ReturnType<typeof outageBench>>;
@@ -476,7 +576,7 @@ export function outageMarkdown(outage: OutageResult, chartsLink: string): string
 		`### Outages under HTTP load (${outage.connections} connections, limit ${outage.limit} per key; fault ${outage.timeline.faultMs} ms between ${outage.timeline.beforeMs} ms before and ${outage.timeline.afterMs} ms after; our cooldownMs ${outage.cooldownMs}, store timeoutMs ${outage.storeTimeoutMs})`,
 		'',
 	];
-	for (const scenario of scenarios) {
+	for (const scenario of Object.keys(outage.results) as Scenario[]) {
 		lines.push(
 			`#### Redis ${scenarioTitles[scenario]}`,
 			'',
@@ -492,6 +592,19 @@ export function outageMarkdown(outage: OutageResult, chartsLink: string): string
 		}
 
 		lines.push('');
+	}
+
+	const pairs = Object.entries(outage.likeForLike);
+	if (pairs.length > 0) {
+		lines.push(
+			'#### Like for like: ours and rate-limiter-flexible\'s recommended settings behind the same middleware',
+			'',
+			'| scenario | middleware | ours p99 ms | rate-limiter-flexible p99 ms | ours ≤ it, 0 over the limit, no 5xx |',
+			'|---|---|---:|---:|---|',
+			...pairs.flatMap(([scenario, rows]) => rows.map(row =>
+				`| ${scenario} | ${row.middleware} | ${row.oursP99Ms} | ${row.peerP99Ms} | ${row.met ? 'yes' : '**no**'} |`)),
+			'',
+		);
 	}
 
 	return lines;

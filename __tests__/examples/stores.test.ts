@@ -191,6 +191,31 @@ test('resetAll() also deletes the hand-over markers: a second outage in the same
 	}
 });
 
+test('PrismaRateLimitStore: the increments of one turn go out as one statement, a row per key; a key\'s hits count in order', async () => {
+	const {prisma, cleanup} = await sqlitePrisma();
+	try {
+		const store = new PrismaRateLimitStore({prisma, windowMs: 60_000, prefix: uniquePrefix('batch'), cleanupIntervalMs: 0});
+		const statements = jest.spyOn(prisma, '$queryRaw');
+		const keys = Array.from({length: 50}, (_, index) => `user-${index}`);
+		const first = await Promise.all(keys.map(async key => store.increment(key)));
+		expect(first.map(info => info.totalHits)).toEqual(keys.map(() => 1));
+		expect(statements).toHaveBeenCalledTimes(1);
+
+		// One key three times in one turn: three statements, one after the other, answering 2, 3, 4 in call order.
+		statements.mockClear();
+		const again = await Promise.all([store.increment('user-0'), store.increment('user-0'), store.increment('user-1'), store.increment('user-0')]);
+		expect(again.map(info => info.totalHits)).toEqual([2, 3, 2, 4]);
+		expect(statements).toHaveBeenCalledTimes(3);
+
+		// get() waits for the increments made before it.
+		const pending = store.increment('user-2');
+		await expect(store.get('user-2')).resolves.toMatchObject({totalHits: 2});
+		await pending;
+	} finally {
+		await cleanup();
+	}
+});
+
 test('PrismaRateLimitStore: its default clock is read at each call, so fake timers installed after construction move its windows', async () => {
 	const {prisma, cleanup} = await sqlitePrisma();
 	const store = new PrismaRateLimitStore({prisma, windowMs: 1000, prefix: uniquePrefix('fake-clock'), cleanupIntervalMs: 0});
