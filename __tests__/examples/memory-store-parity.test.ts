@@ -43,6 +43,8 @@ afterAll(async () => {
 /** A Prisma client on its own SQLite file, opened by a target's setup(). */
 function sqlite() {
 	let database: {prisma: RateLimitPrisma; cleanup(): Promise<void>} | undefined;
+	// Shut down before the database goes: their sweeps (every 60 s, unref'd) would run on into later test files.
+	const stores: PrismaRateLimitStore[] = [];
 	return {
 		get prisma() {
 			return database!.prisma;
@@ -51,13 +53,16 @@ function sqlite() {
 			database = await sqlitePrisma();
 		},
 		async close() {
+			await Promise.all(stores.splice(0).map(async store => store.shutdown()));
 			await database?.cleanup();
 		},
 		/** The Prisma store as users configure it: its default clock (Date.now, so fake timers move it) and sweep. */
 		store(settings: StoreSettings = {}) {
-			return new PrismaRateLimitStore({
+			const store = new PrismaRateLimitStore({
 				prisma: database!.prisma, windowMs: constructorWindowMs, ...settings, prefix: settings.prefix ?? uniquePrefix('parity'),
 			});
+			stores.push(store);
+			return store;
 		},
 	};
 }

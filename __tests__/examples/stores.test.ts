@@ -194,7 +194,10 @@ test('resetAll() also deletes the hand-over markers: a second outage in the same
 test('PrismaRateLimitStore: the increments of one turn go out as one statement, a row per key; a key\'s hits count in order', async () => {
 	const {prisma, cleanup} = await sqlitePrisma();
 	try {
-		const store = new PrismaRateLimitStore({prisma, windowMs: 60_000, prefix: uniquePrefix('batch'), cleanupIntervalMs: 0});
+		// One clock reading for every hit: the hits of one turn made in different milliseconds go in separate statements.
+		const store = new PrismaRateLimitStore({
+			prisma, windowMs: 60_000, prefix: uniquePrefix('batch'), cleanupIntervalMs: 0, now: () => 1_000_000,
+		});
 		const statements = jest.spyOn(prisma, '$queryRaw');
 		const keys = Array.from({length: 50}, (_, index) => `user-${index}`);
 		const first = await Promise.all(keys.map(async key => store.increment(key)));
