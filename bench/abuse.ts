@@ -17,7 +17,7 @@ every admitted hit past `limit` for a key is one over the limit. The hot keys ar
 before the rounds: what is measured is an abuse in progress.
 */
 import {execFile} from 'node:child_process';
-import {writeFileSync} from 'node:fs';
+import {mkdirSync, writeFileSync} from 'node:fs';
 import type {Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {join} from 'node:path';
@@ -660,6 +660,8 @@ async function chart(result: Omit<AbuseResult, never>, chartsDir: string) {
 	const view = new vega.View(vega.parse(compile(spec).spec), {renderer: 'none'});
 	const svg = await view.toSVG();
 	view.finalize();
+	// --quick writes into .tmp/, which a fresh clone does not have yet (this section runs before the outages').
+	mkdirSync(chartsDir, {recursive: true});
 	writeFileSync(join(chartsDir, 'abuse-mix.svg'), svg);
 }
 

@@ -355,10 +355,12 @@ export class RedisRateLimitStore implements Store {
 		return this.redis.run(client => this.commands.eval(client, incrementScript, [id], [windowMs]), this.runOptions)
 			.then(reply => {
 				const totalHits = Number((reply as unknown[])[0]);
-				// The window's end as of when the script was sent: never past Redis's own, so neither is a block from memory.
-				const windowEnd = sentAt + Number((reply as unknown[])[1]);
-				const resetTime = new Date(windowEnd);
-				this.overLimit?.note(id, totalHits, this.limit, windowEnd, resetTime);
+				const ttl = Number((reply as unknown[])[1]);
+				// Two ends, for two promises: `resetTime` (Retry-After, a NestJS block) from when the reply came, never
+				// before Redis's own end, so a client that waits it out is let through; a block from memory from when the
+				// script was sent, never past Redis's end, so memory never refuses a hit Redis would admit.
+				const resetTime = new Date(Date.now() + ttl);
+				this.overLimit?.note(id, totalHits, this.limit, sentAt + ttl, resetTime);
 				return {totalHits, resetTime};
 			});
 	}
