@@ -2,7 +2,7 @@ import {Cluster, Redis} from 'ioredis';
 import {createClient, createCluster} from 'redis';
 import {createClient as createClient5, createCluster as createCluster5} from 'redis5';
 import {guardedRedis} from 'connection-guard';
-import {incrementScript, RedisRateLimitStore, type RedisClient} from '../../examples/rate-limit/redis-store.js';
+import {incrementScript, RedisRateLimitStore, type RedisClient, type RedisConnectionSource} from '../../examples/rate-limit/redis-store.js';
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
 import {cli, RedisCluster, RedisServer} from '../servers/redis-server.js';
 import {sqlitePrisma, uniquePrefix} from '../helpers/stores.js';
@@ -230,6 +230,47 @@ test('PrismaRateLimitStore: its default clock is read at each call, so fake time
 	} finally {
 		jest.useRealTimers();
 		await cleanup();
+	}
+});
+
+test('RedisRateLimitStore: a script that reaches Redis late still answers a resetTime no earlier than Redis\'s own window end (a client that waits Retry-After is let through), and a key over its limit is answered from memory only until that end', async () => {
+	const client = new Redis({port: server.port, autoResendUnfulfilledCommands: false});
+	client.on('error', () => undefined);
+	const guard = guardedRedis(client);
+	const lateMs = 300;
+	// Time passes before each script reaches Redis (a slow network, a busy event loop): the window starts that late.
+	const late: RedisConnectionSource<Redis> = {
+		client,
+		ensureConnected: async options => guard.ensureConnected(options),
+		async run(fn, options) {
+			await new Promise(resolve => {
+				setTimeout(resolve, lateMs);
+			});
+			return guard.run(fn, options);
+		},
+	};
+	const prefix = uniquePrefix('late');
+	const windowMs = 60_000;
+	try {
+		const store = new RedisRateLimitStore({redis: late, windowMs, limit: 1, prefix});
+		const sentAt = Date.now();
+		const first = await store.increment('k');
+		const redisEnd = Date.now() + await client.pttl(`${prefix}k`);
+		expect(first.totalHits).toBe(1);
+		// Redis's window began at least `lateMs` after the call: so does the end the store answers.
+		expect(first.resetTime!.getTime()).toBeGreaterThanOrEqual(sentAt + lateMs + windowMs);
+		expect(first.resetTime!.getTime()).toBeGreaterThanOrEqual(redisEnd - 1);
+		expect(first.resetTime!.getTime()).toBeLessThanOrEqual(Date.now() + windowMs);
+
+		// Over the limit: answered from memory from now on, with the same end, and no later than Redis's own.
+		const over = await store.increment('k');
+		expect(over.totalHits).toBe(2);
+		expect(over.resetTime!.getTime()).toBeGreaterThanOrEqual(redisEnd - 1);
+		const calls = jest.spyOn(late, 'run');
+		await expect(store.increment('k')).resolves.toMatchObject({totalHits: 3});
+		expect(calls).not.toHaveBeenCalled();
+	} finally {
+		await guard.close();
 	}
 });
 
