@@ -17,11 +17,13 @@ if (Number(exitCode) !== 0 && failed === 0) {
 
 if (failed > 0) {
 	const lines = text.split('\n');
-	let shown = 0;
+	// jest prints each failure twice (under its file, then in the summary of failing tests): each title once.
+	const shown = new Set();
 	for (const [index, line] of lines.entries()) {
-		if (/^\s+● /.test(line) && !/● Console/.test(line) && shown < 10) {
-			shown++;
-			console.log(`failed: ${line.trim().slice(2)}`);
+		const title = line.trim().slice(2);
+		if (/^\s+● /.test(line) && !/● Console/.test(line) && !shown.has(title) && shown.size < 10) {
+			shown.add(title);
+			console.log(`failed: ${title}`);
 			for (const detail of lines.slice(index + 1, index + 12).filter(l => l.trim() !== '')) {
 				console.log(`    ${detail.trim()}`);
 			}
