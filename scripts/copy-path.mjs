@@ -551,14 +551,17 @@ async function main() {
 
 	const passed = results.filter(({ok}) => ok).length;
 	const failed = results.length - passed;
-	for (const {app, name, detail} of results.filter(({ok}) => !ok)) {
-		console.log(`failed: ${app}: ${name}${detail ? ` — ${detail.split('\n')[0]}` : ''}`);
+	const failures = results.filter(({ok}) => !ok)
+		.map(({app, name, detail}) => `failed: ${app}: ${name}${detail ? ` — ${detail.split('\n')[0]}` : ''}`);
+	for (const failure of failures) {
+		console.log(failure);
 	}
 
 	const line = `copy-path: ${passed} passed, ${failed} failed`;
 	console.log(`${line} (${((Date.now() - started) / 1000).toFixed(0)} s; logs in ${work})`);
 	if (values.summary) {
-		writeFileSync(values.summary, `${line}\n`);
+		// The failures too: CI's closing summary names them under this count (.ci/run).
+		writeFileSync(values.summary, [...failures, line, ''].join('\n'));
 	}
 
 	if (failed > 0 || !existsSync(tarball)) {
