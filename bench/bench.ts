@@ -1,5 +1,5 @@
 /*
-npm run bench [-- --quick] [--json] [--json-file FILE] [--section outage|abuse] [--charts DIR]
+npm run bench [-- --quick] [--json] [--json-file FILE] [--section outage|abuse|isolated] [--charts DIR]
               [--configurations a,b --scenarios kill,startup (outage section only)]
 
 Side by side, in one run, on one machine (private redis-server on a free port, or REDIS_URL):
@@ -19,10 +19,14 @@ Side by side, in one run, on one machine (private redis-server on a free port, o
    flushed of its scripts, under HTTP load; SVG charts into --charts (default: bench/ for a full run, .tmp/ for
    --quick, which runs ours and the peers most apps use only).
    `--section outage` (npm run bench:outage) runs this section alone.
+7. Isolated (bench/isolated.ts): the happy-path, store-level and HTTP rows again, each configuration in its own process
+   (one client family, one store, as in an app), interleaved rounds, each goal's ratio per round; one `mixed` process
+   runs every family through the guard first. `--section isolated` runs this section alone (about 4 minutes).
 Markdown on stdout (progress on stderr); --json prints exactly one object instead, with `storeVsRateLimitRedis`,
 `fallbackStoreVsRateLimitRedis`, `http` (`guardedVsRateLimitRedis`, `guardedVsMemory`, `coldStart`), `abuse`
 (`redisCommandsPerRequest`, `storeVsRateLimitRedis`, `storeVsRateLimiterFlexible`, `httpVsRateLimitRedis`,
-`httpVsMemory`, `overAdmitted`, `errors`), `outage.<scenario>.<configuration>` and `outageLikeForLike` at the top.
+`httpVsMemory`, `overAdmitted`, `errors`), `outage.<scenario>.<configuration>`, `outageLikeForLike` and `isolated`
+(each goal's ratio per round: `median`, `min`, `max`, `perRound`) at the top.
 --json-file writes that object to a file as well, next to the Markdown (bench/runs.ts uses it).
 */
 import {tracingChannel} from 'node:diagnostics_channel';
@@ -46,6 +50,7 @@ import {RedisServer} from '../__tests__/servers/redis-server.js';
 import {variants} from '../examples/demo/variants.js';
 import {abuseBench, abuseMarkdown, type AbuseResult} from './abuse.js';
 import {httpBench} from './http.js';
+import {isolatedBench, isolatedMarkdown} from './isolated.js';
 import {outageBench, outageMarkdown, type OutageResult, type Scenario} from './outage.js';
 
 const {values: flags} = parseArgs({options: {
@@ -58,10 +63,16 @@ const {values: flags} = parseArgs({options: {
 	// The outage section only: a comma-separated subset of its configurations and scenarios (to profile one, say).
 	configurations: {type: 'string'},
 	scenarios: {type: 'string'},
+	// The happy section only (`--section happy`: hot path, cold herd, end to end, as a full run starts): what the
+	// end-to-end rows see inside the bench process, for "Where the time goes" in RESULTS.md. `--alone` skips the hot path
+	// and the herd before it; `--operations a,b` measures a subset of the end-to-end rows; `--round-ms` their length.
+	alone: {type: 'boolean', default: false},
+	operations: {type: 'string'},
+	'round-ms': {type: 'string'},
 }});
 const quick = flags.quick;
-if (!['all', 'outage', 'abuse'].includes(flags.section)) {
-	throw new RangeError(`Expected \`--section\` to be \`all\`, \`outage\` or \`abuse\`, got \`${flags.section}\``);
+if (!['all', 'outage', 'abuse', 'isolated', 'happy'].includes(flags.section)) {
+	throw new RangeError(`Expected \`--section\` to be \`all\`, \`outage\`, \`abuse\`, \`isolated\` or \`happy\`, got \`${flags.section}\``);
 }
 
 const outageSubset = {
@@ -326,11 +337,25 @@ async function endToEnd(prisma: RateLimitPrisma) {
 		rateLimitRedis: async key => rateLimitRedis.increment(key),
 	};
 
-	const roundMs = quick ? 400 : 2000;
+	if (flags.operations) {
+		const keep = new Set(flags.operations.split(','));
+		for (const name of Object.keys(operations)) {
+			if (!keep.has(name)) {
+				// A subset measures only what it names; the rows left out read NaN.
+				delete operations[name];
+			}
+		}
+	}
+
+	const roundMs = flags['round-ms'] ? Number(flags['round-ms']) : (quick ? 400 : 2000);
 	const rounds = quick ? 5 : 9;
 	const opsPerSecond: Record<string, number[]> = Object.fromEntries(Object.keys(operations).map(name => [name, []]));
 
-	async function runRound(operation: (key: string) => Promise<unknown>) {
+	// This process's CPU time per operation (user + system, µs), over all rounds: steadier than ops/s on a busy machine.
+	const cpuUs: Record<string, {us: number; ops: number}> = Object.fromEntries(Object.keys(operations)
+		.map(name => [name, {us: 0, ops: 0}]));
+	async function runRound(operation: (key: string) => Promise<unknown>, name?: string) {
+		const cpuBefore = process.cpuUsage();
 		let ops = 0;
 		const endAt = performance.now() + roundMs;
 		const worker = async (id: number) => {
@@ -345,6 +370,12 @@ async function endToEnd(prisma: RateLimitPrisma) {
 
 		const started = performance.now();
 		await Promise.all(Array.from({length: concurrency}, async (_, id) => worker(id)));
+		if (name) {
+			const used = process.cpuUsage(cpuBefore);
+			cpuUs[name]!.us += used.user + used.system;
+			cpuUs[name]!.ops += ops;
+		}
+
 		return ops / ((performance.now() - started) / 1000);
 	}
 
@@ -360,7 +391,7 @@ async function endToEnd(prisma: RateLimitPrisma) {
 		for (const name of order) {
 			progress(`end to end: round ${index + 1}/${rounds} · ${name}`);
 			// eslint-disable-next-line no-await-in-loop
-			opsPerSecond[name]!.push(await runRound(operations[name]!));
+			opsPerSecond[name]!.push(await runRound(operations[name]!, name));
 		}
 	}
 
@@ -385,6 +416,7 @@ async function endToEnd(prisma: RateLimitPrisma) {
 		fallbackOps: Math.round(ops.fallback!),
 		fallbackVsRateLimitRedis: round(ops.fallback! / ops.rateLimitRedis!, 3),
 		fallbackVsRedisStore: round(ops.fallback! / ops.guarded!, 3),
+		cpuUsPerOp: Object.fromEntries(Object.entries(cpuUs).map(([name, {us, ops}]) => [name, round(us / ops)])),
 	};
 }
 
@@ -409,6 +441,19 @@ try {
 		if (!flags.json) {
 			console.log([machineLine(), '', ...outageMarkdown(outage, chartsLink())].join('\n'));
 		}
+	} else if (flags.section === 'happy') {
+		const hot = flags.alone ? undefined : {...await hotPath(), loop: await subscriberOnHotPath()};
+		const herdRows = flags.alone ? undefined : await herd();
+		const e2e = await endToEnd(prisma);
+		progress('');
+		output({machine, runVsBareGet: e2e.runVsBareGet, hotPath: hot, herd: herdRows, e2e});
+	} else if (flags.section === 'isolated') {
+		const isolated = await isolatedBench({target, quick, progress, median});
+		progress('');
+		output({machine, isolated});
+		if (!flags.json) {
+			console.log([machineLine(), '', ...isolatedMarkdown(isolated)].join('\n'));
+		}
 	} else if (flags.section === 'abuse') {
 		const abuse = await abuseBench({prisma, quick, chartsDir, progress, median});
 		progress('');
@@ -423,6 +468,7 @@ try {
 		const http = await httpBench({target, prisma, quick, progress, median});
 		const abuse = await abuseBench({prisma, quick, chartsDir, progress, median});
 		const outage = await outageBench({prisma, quick, chartsDir, progress});
+		const isolated = await isolatedBench({target, quick, progress, median});
 		progress('');
 		const result = {
 			machine,
@@ -438,10 +484,11 @@ try {
 			outage: outage.results,
 			outageLikeForLike: outage.likeForLike,
 			outageRun: outageRun(outage),
+			isolated,
 		};
 		output(result);
 		if (!flags.json) {
-			console.log(markdown(result, outage, abuse));
+			console.log([markdown(result, outage, abuse), '', ...isolatedMarkdown(isolated)].join('\n'));
 		}
 	}
 } finally {
