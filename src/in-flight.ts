@@ -17,15 +17,29 @@ import {maxTimerMs} from './options.js';
 // How long the connection listener stays after the last command with no deadline settled.
 const idleMs = 1000;
 
-type Flight = {
-	readonly at: number;
-	readonly list: FlightList;
-	readonly reject: (error: Error) => void;
-	previous: Flight | undefined;
-	next: Flight | undefined;
-};
-
 type FlightList = {readonly timeoutMs: number; head: Flight | undefined; tail: Flight | undefined};
+
+/** One command in flight: a class, so that every entry has one shape and the list code stays monomorphic. */
+class Flight {
+	previous: Flight | undefined = undefined;
+	next: Flight | undefined = undefined;
+
+	constructor(
+		readonly at: number,
+		readonly list: FlightList,
+		readonly resolve: (value: any) => void,
+		readonly reject: (error: Error) => void,
+	) {}
+}
+
+// The executor of every command's promise: it hands the promise's own resolve and reject to `send()` through these two
+// slots, so no closure is made per command for it (Promise.withResolvers needs Node 22).
+let nextResolve: ((value: any) => void) | undefined;
+let nextReject: ((error: Error) => void) | undefined;
+const capture = (resolve: (value: any) => void, reject: (error: Error) => void): void => {
+	nextResolve = resolve;
+	nextReject = reject;
+};
 
 export class InFlight {
 	readonly #lists = new Map<number, FlightList>();
@@ -47,29 +61,31 @@ export class InFlight {
 	send<C, T>(
 		fn: (client: C) => T | PromiseLike<T>, client: C, timeoutMs: number, startedAt = performance.now(),
 	): Promise<T> {
-		return new Promise<T>((resolve, reject) => {
-			const flight = this.#add(timeoutMs, startedAt, reject);
-			let reply: T | PromiseLike<T>;
-			try {
-				reply = fn(client);
-			} catch (error) {
-				this.#remove(flight);
-				reject(error as Error);
-				return;
-			}
+		let reply: T | PromiseLike<T>;
+		try {
+			reply = fn(client);
+		} catch (error) {
+			// Sent nothing: no entry to take back.
+			return Promise.reject(error as Error);
+		}
 
-			// After a deadline or a lost connection the caller has its answer: the late outcome is dropped here.
-			Promise.resolve(reply).then(value => {
-				if (this.#remove(flight)) {
-					resolve(value);
-				}
-			}, (error: unknown) => {
-				if (this.#remove(flight)) {
-					const lost = this.adapter.isConnectionLost(error);
-					reject(lost ? connectionLostError(this.adapter.describe(), error) : error as Error);
-				}
-			});
+		// One promise of the guard's own per command (the caller's, settled at the deadline or on a lost connection when
+		// the reply is late) and one reaction on fn's: the least that lets a frozen server's command end on time.
+		const promise = new Promise<T>(capture);
+		const flight = this.#add(timeoutMs, startedAt, nextResolve!, nextReject!);
+		// After a deadline or a lost connection the caller has its answer: the late outcome is dropped here.
+		Promise.resolve(reply).then(value => {
+			if (this.#remove(flight)) {
+				flight.resolve(value);
+			}
+		}, (error: unknown) => {
+			if (this.#remove(flight)) {
+				flight.reject(this.adapter.isConnectionLost(error)
+					? connectionLostError(this.adapter.describe(), error)
+					: error as Error);
+			}
 		});
+		return promise;
 	}
 
 	/** `guard.close()` was called: commands its closing connection leaves unanswered get `CLOSED`. */
@@ -77,7 +93,9 @@ export class InFlight {
 		this.#closed = true;
 	}
 
-	#add(timeoutMs: number, startedAt: number, reject: (error: Error) => void): Flight {
+	#add(
+		timeoutMs: number, startedAt: number, resolve: (value: any) => void, reject: (error: Error) => void,
+	): Flight {
 		let list = this.#lastList;
 		if (list?.timeoutMs !== timeoutMs) {
 			list = this.#lists.get(timeoutMs);
@@ -97,7 +115,9 @@ export class InFlight {
 		}
 
 		const next = previous ? previous.next : list.head;
-		const flight: Flight = {at, list, reject, previous, next};
+		const flight = new Flight(at, list, resolve, reject);
+		flight.previous = previous;
+		flight.next = next;
 		if (previous) {
 			previous.next = flight;
 		} else {

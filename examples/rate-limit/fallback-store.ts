@@ -3,6 +3,7 @@ import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'exp
 import {
 	checkKey, consoleLogger, fromMiddleware, toConsumeResult, type ConsumeResult, type HandedCount, type StoreLogger,
 } from './options.js';
+import {takeAnswerFromMemory} from './over-limit.js';
 
 /**
 A store with express-rate-limit's shape (both example stores are). The optional methods carry counts across an outage;
@@ -209,9 +210,18 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 				return this.count(key).then(resultOf);
 			}
 
+			takeAnswerFromMemory();
 			answer = this.primary.increment(key);
 		} catch (error) {
 			return Promise.reject(error as Error);
+		}
+
+		// A key over its limit, answered from the primary's memory in that very call: its own promise, no `then` here.
+		const fromMemory = takeAnswerFromMemory();
+		if (fromMemory !== undefined) {
+			this.emit('decision', 'primary');
+			this.fromPrimary(key, fromMemory);
+			return Promise.resolve(answer);
 		}
 
 		return Promise.resolve(answer).then(info => {

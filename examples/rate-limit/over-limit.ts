@@ -9,6 +9,28 @@ type OverLimitKey = {
 	unrecorded: number;
 };
 
+// What the last `hit()` answered from memory, until `takeAnswerFromMemory()` takes it.
+let answeredFromMemory: ClientRateLimitInfo | undefined;
+
+/**
+What a `hit()` answered from memory since the last call of this function (then forgotten). A store that wraps another
+one (FallbackRateLimitStore) calls it before and right after the synchronous part of its inner store's `increment()`:
+an answer found there was given from memory in that very call, so the wrapper hands on the inner store's own promise
+with no `then` of its own per refused hit — most hits under abuse (`npm run bench -- --section abuse`, store level).
+
+@example
+```
+takeAnswerFromMemory();
+const answer = store.increment(key);
+const fromMemory = takeAnswerFromMemory(); // the answer `answer` resolves to, or undefined
+```
+*/
+export function takeAnswerFromMemory(): ClientRateLimitInfo | undefined {
+	const answer = answeredFromMemory;
+	answeredFromMemory = undefined;
+	return answer;
+}
+
 /**
 The keys a store said are over their limit, answered from memory until their window ends: a client hammering an endpoint
 far past its limit costs no Redis or database call. Only keys the store itself refused are kept, and only until the
@@ -46,7 +68,8 @@ export class OverLimitKeys {
 
 		known.totalHits++;
 		known.unrecorded++;
-		return {totalHits: known.totalHits, resetTime: known.resetTime};
+		answeredFromMemory = {totalHits: known.totalHits, resetTime: known.resetTime};
+		return answeredFromMemory;
 	}
 
 	/** What `id` has in memory now, without a hit; `undefined` unless it is over its limit now. */
