@@ -1,11 +1,11 @@
 /*
 One configuration of the isolated section (bench/isolated.ts), alone in its process as in an app: one client family,
-one store, nothing else run before it. Forked by the parent with IPC; argv[2] is JSON `{configuration, port, quick}`.
-It builds the configuration, warms it up and says `{ready, url?}`; then, for each `{round, ms, seed}` message, runs one
-round and answers `{round, value, cpuUsPerOp}` (operations per second, and this process's CPU time per operation; for
-`mixed`, both for `bare` and `run`); HTTP configurations only serve (the parent runs the load in a process of its own,
-and asks `{cpu: true}` before and after it: `{cpu}` is this process's CPU time so far, µs). `{exit: true}` closes
-everything.
+one store, nothing else run before it. Forked by the parent with IPC; argv[2] is JSON `{configuration, host, port,
+quick}`. It builds the configuration, warms it up and says `{ready, url?}`; then, for each `{round, ms, seed}`
+message, runs one round and answers `{round, value, cpuUsPerOp, errors}` (operations per second, this process's CPU
+time per operation and the calls that failed; for `mixed`, rate and CPU for both `bare` and `run`). HTTP
+configurations only serve (the parent runs the load in a process of its own, and asks `{cpu: true}` before and after
+it: `{cpu}` is this process's CPU time so far, µs). `{exit: true}` closes everything.
 */
 import type {Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
@@ -129,6 +129,8 @@ async function happyCall(): Promise<(key: string) => Promise<unknown>> {
 }
 
 let lastCpuUsPerOp = Number.NaN;
+// Calls that failed (a deadline passed on a stalled machine, say), counted rather than ending the process.
+let errors = 0;
 const cpuNow = () => {
 	const {user, system} = process.cpuUsage();
 	return user + system;
@@ -142,8 +144,13 @@ async function runRound(
 	const endAt = performance.now() + ms;
 	const worker = async () => {
 		while (performance.now() < endAt) {
-			// eslint-disable-next-line no-await-in-loop
-			await operation(nextKey());
+			try {
+				// eslint-disable-next-line no-await-in-loop
+				await operation(nextKey());
+			} catch {
+				errors++;
+			}
+
 			ops++;
 		}
 	};
@@ -184,8 +191,10 @@ let url: string | undefined;
 if (kind === 'happy') {
 	const call = await happyCall();
 	const keys = sequentialKeys();
-	await Promise.all(Array.from({length: 2000}, async (_, index) => call(`warm${index}`)));
+	// As the in-process rows warm up: 200 at once, then a short round.
+	await Promise.all(Array.from({length: 200}, async (_, index) => call(`warm${index}`)));
 	await runRound(call, keys, 500);
+	errors = 0;
 	onRound = async ({ms}) => runRound(call, keys, ms);
 } else if (kind === 'abuse') {
 	// Imported here only: the abuse module loads the chart libraries, which the other configurations never need.
@@ -196,6 +205,7 @@ if (kind === 'happy') {
 	const mix = {hotKeys: 10, coldKeys: 10_000, hotShare: 0.9};
 	const warm = keyDraw({seed: 1, ...mix});
 	await runRound(made.call, warm, 1000);
+	errors = 0;
 	let keys = warm;
 	onRound = async ({ms, seed}) => {
 		keys = keyDraw({seed, ...mix});
@@ -256,6 +266,7 @@ if (kind === 'happy') {
 	const keys = sequentialKeys();
 	await runRound(bare, keys, 300);
 	await runRound(guarded, keys, 300);
+	errors = 0;
 	onRound = async ({ms, round}) => {
 		const result: Record<string, number> = {};
 		const order = round % 2 ? [['run', guarded], ['bare', bare]] as const : [['bare', bare], ['run', guarded]] as const;
@@ -292,6 +303,7 @@ process.on('message', async (message: Round | {exit: true} | {cpu: true}) => {
 	}
 
 	const value = await onRound(message);
-	process.send!({round: message.round, value, cpuUsPerOp: lastCpuUsPerOp});
+	process.send!({round: message.round, value, cpuUsPerOp: lastCpuUsPerOp, errors});
+	errors = 0;
 });
 process.send!({ready: true, url});

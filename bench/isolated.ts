@@ -108,6 +108,8 @@ export async function isolatedBench({target, quick, progress, median}: IsolatedO
 	// machine, where a process's share of the cores moves between rounds.
 	const cpu: Record<string, number[]> = Object.fromEntries(configurations.map(name => [name, []]));
 	const mixed = {bare: [] as number[], run: [] as number[], bareCpu: [] as number[], runCpu: [] as number[]};
+	// Failed calls at store level (a deadline passed on a stalled machine), per configuration; over HTTP, non-2xx.
+	const errors: Record<string, number> = {};
 	try {
 		// Two at a time: the machine has few cores, and each child compiles its TypeScript on start.
 		for (let index = 0; index < measured.length; index += 2) {
@@ -129,8 +131,15 @@ export async function isolatedBench({target, quick, progress, median}: IsolatedO
 				: [autocannonChild, {url, connections, ...settings}];
 			const {stdout} = await run(process.execPath, [file, JSON.stringify(options)], {maxBuffer: 2 ** 26});
 			const after = await ask<{cpu: number}>(child, {cpu: true});
-			type Counted = {requestsPerSecond?: number; requests: {average: number; total: number} | number};
+			type Counted = {
+				requestsPerSecond?: number; requests: {average: number; total: number} | number;
+				non2xx?: number; statusCodes?: Record<string, number>; errors: number; timeouts: number;
+			};
 			const result = JSON.parse(stdout) as Counted;
+			// Under abuse most answers are 429 by design: only 5xx and socket errors count there.
+			const failed = result.non2xx ?? Object.entries(result.statusCodes ?? {})
+				.filter(([code]) => code.startsWith('5')).reduce((sum, [, count]) => sum + count, 0);
+			errors[name] = (errors[name] ?? 0) + failed + result.errors + result.timeouts;
 			const requests = typeof result.requests === 'number' ? result.requests : result.requests.total;
 			cpu[name]!.push((after.cpu - before.cpu) / requests);
 			return result.requestsPerSecond ?? (result.requests as {average: number}).average;
@@ -142,6 +151,7 @@ export async function isolatedBench({target, quick, progress, median}: IsolatedO
 			// eslint-disable-next-line no-await-in-loop
 			await load(name, 1, name.startsWith('abuseHttp.') ? {amount: 3000} : {amount: 2000});
 			cpu[name]!.length = 0;
+			errors[name] = 0;
 		}
 
 		for (let round = 0; round < rounds; round++) {
@@ -156,20 +166,24 @@ export async function isolatedBench({target, quick, progress, median}: IsolatedO
 					values[name]!.push(await load(name, 1000 + round, settings));
 				} else if (name === 'mixed.get') {
 					// eslint-disable-next-line no-await-in-loop
-					const {value} = await ask<{value: Record<'bare' | 'run' | 'bareCpuUsPerOp' | 'runCpuUsPerOp', number>}>(
+					const {value, errors: failed} = await ask<{
+						value: Record<'bare' | 'run' | 'bareCpuUsPerOp' | 'runCpuUsPerOp', number>; errors: number;
+					}>(
 						child, {round, ms: 2 * opsMs, seed: 1000 + round},
 					);
 					mixed.bare.push(value.bare);
 					mixed.run.push(value.run);
 					mixed.bareCpu.push(value.bareCpuUsPerOp);
 					mixed.runCpu.push(value.runCpuUsPerOp);
+					errors[name] = (errors[name] ?? 0) + failed;
 				} else {
 					// eslint-disable-next-line no-await-in-loop
-					const {value, cpuUsPerOp} = await ask<{value: number; cpuUsPerOp: number}>(
+					const {value, cpuUsPerOp, errors: failed} = await ask<{value: number; cpuUsPerOp: number; errors: number}>(
 						child, {round, ms: opsMs, seed: 1000 + round},
 					);
 					values[name]!.push(value);
 					cpu[name]!.push(cpuUsPerOp);
+					errors[name] = (errors[name] ?? 0) + failed;
 				}
 			}
 		}
@@ -219,6 +233,7 @@ export async function isolatedBench({target, quick, progress, median}: IsolatedO
 		connections,
 		...ratioRows,
 		mixedRunVsBareGet: summary(mixed.bare.map((bare, index) => bare / mixed.run[index]!)),
+		errors,
 		cpuRatios: {...cpuRatios, mixedRunVsBareGet: summary(mixed.runCpu.map((run, index) => run / mixed.bareCpu[index]!))},
 		cpuUsPerOp: {
 			...Object.fromEntries(measured.filter(name => name !== 'mixed.get').map(name => [name, roundTo(median(cpu[name]!), 2)])),
@@ -269,6 +284,8 @@ export function isolatedMarkdown(result: IsolatedResult): string[] {
 		'|---|---:|---:|',
 		...Object.entries(result.opsPerSecond).map(([name, ops]) =>
 			`| ${name} | ${ops} | ${(result.cpuUsPerOp as Record<string, number>)[name]} |`),
+		'',
+		`Failed calls (store level) and 5xx or socket errors (HTTP) in the measured rounds: ${JSON.stringify(result.errors)}.`,
 		'',
 	];
 }
