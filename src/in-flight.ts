@@ -72,7 +72,22 @@ export class InFlight {
 		// One promise of the guard's own per command (the caller's, settled at the deadline or on a lost connection when
 		// the reply is late) and one reaction on fn's: the least that lets a frozen server's command end on time.
 		const promise = new Promise<T>(capture);
-		const flight = this.#add(timeoutMs, startedAt, nextResolve!, nextReject!);
+		const resolve = nextResolve!;
+		const reject = nextReject!;
+		// Not kept past this call: they would hold the last caller's promise, and with it its reply, until the next one.
+		nextResolve = undefined;
+		nextReject = undefined;
+		let flight: Flight;
+		try {
+			flight = this.#add(timeoutMs, startedAt, resolve, reject);
+		} catch (error) {
+			// A client whose `on()` throws: the caller gets it as a rejection, as from any other step of run(), and fn's own
+			// outcome is dropped (never an unhandled rejection).
+			reject(error as Error);
+			Promise.resolve(reply).then(undefined, () => undefined);
+			return promise;
+		}
+
 		// After a deadline or a lost connection the caller has its answer: the late outcome is dropped here.
 		Promise.resolve(reply).then(value => {
 			if (this.#remove(flight)) {
