@@ -306,4 +306,8 @@ process.on('message', async (message: Round | {exit: true} | {cpu: true}) => {
 	process.send!({round: message.round, value, cpuUsPerOp: lastCpuUsPerOp, errors});
 	errors = 0;
 });
+// The parent went away without saying `exit` (it failed, or was stopped): nothing is left to measure for.
+process.once('disconnect', () => {
+	process.exit(0);
+});
 process.send!({ready: true, url});

@@ -116,9 +116,17 @@ export async function isolatedBench({target, quick, progress, median}: IsolatedO
 			const pair = measured.slice(index, index + 2);
 			progress(`isolated: starting ${pair.join(', ')}`);
 			// eslint-disable-next-line no-await-in-loop
-			const started = await Promise.all(pair.map(async name => start(name, target, quick)));
-			for (const [offset, child] of started.entries()) {
-				children.set(pair[offset]!, child);
+			const started = await Promise.allSettled(pair.map(async name => start(name, target, quick)));
+			// Kept before any failure is thrown, so that `finally` stops the one that did start as well.
+			for (const [offset, outcome] of started.entries()) {
+				if (outcome.status === 'fulfilled') {
+					children.set(pair[offset]!, outcome.value);
+				}
+			}
+
+			const failed = started.find(outcome => outcome.status === 'rejected');
+			if (failed) {
+				throw failed.reason;
 			}
 		}
 
