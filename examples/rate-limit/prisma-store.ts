@@ -1,8 +1,11 @@
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
 import {
 	checkKey, checkStoreOptions, consoleLogger, fromMiddleware, toConsumeResult,
-	type ConsumeResult, type HandedCount, type RateLimitStoreOptions, type StoreLogger,
+	type ConsumeResult, type HandedCount, type RateLimitStoreOptions, type StoreLogger, type StoreRateLimitInfo,
 } from './options.js';
+import {
+	emptyState, rules, ruleSettings, windowStart, type Algorithm, type AlgorithmSettings, type AlgorithmState,
+} from './algorithms.js';
 import {rateLimitMigrations, type PrismaProvider} from './migrations.js';
 import {OverLimitKeys} from './over-limit.js';
 
@@ -126,6 +129,91 @@ function upsertStatement(rows: number): TemplateStringsArray {
 	return statement;
 }
 
+type StateAlgorithm = Exclude<Algorithm, 'fixed-window'>;
+type StateRow = {
+	hits: number | bigint;
+	level: number | bigint;
+	previous_hits: number | bigint;
+	since: number | bigint;
+	known_level: number | bigint;
+	known_previous: number | bigint;
+};
+
+const column = (name: string) => `"rate_limit_hits"."${name}"`;
+const larger = (a: string, b: string) => `(CASE WHEN ${a} > ${b} THEN ${a} ELSE ${b} END)`;
+const big = (expression: string) => `CAST(${expression} AS BIGINT)`;
+
+/**
+A sliding window's or token bucket's row at `now` (windows rolled, the bucket drained), as SQL expressions over the row
+as it was: the same arithmetic as algorithms.ts and the Lua scripts, on integers. The row keeps two states in step: its
+own (`level`, `previous_hits`), and the highest Redis state a process handed it (`known_level`, `known_previous`), its
+base. Every number is the store's own (validated integers), written into the statement; only the key is a parameter.
+*/
+function rowAt(algorithm: StateAlgorithm, {now, windowMs, limit}: AlgorithmSettings) {
+	if (algorithm === 'sliding-window') {
+		const start = windowStart(now, windowMs);
+		const live = `${column('since')} >= ${start}`;
+		const adjacent = `${column('since')} = ${start - windowMs}`;
+		const current = (name: string) => `(CASE WHEN ${live} THEN ${column(name)} ELSE 0 END)`;
+		const previous = (name: string, of: string) =>
+			`(CASE WHEN ${live} THEN ${column(name)} WHEN ${adjacent} THEN ${column(of)} ELSE 0 END)`;
+		return {
+			current: current('level'),
+			previous: previous('previous_hits', 'level'),
+			knownCurrent: current('known_level'),
+			knownPrevious: previous('known_previous', 'known_level'),
+			since: larger(column('since'), String(start)),
+		};
+	}
+
+	const elapsed = big(`${now} - ${column('since')}`);
+	const drained = (name: string) => `(CASE WHEN ${column('since')} >= ${now} THEN ${column(name)} WHEN ${elapsed} >= ${windowMs} THEN 0 `
+		+ `WHEN ${column(name)} > ${elapsed} * ${limit} THEN ${column(name)} - ${elapsed} * ${limit} ELSE 0 END)`;
+	return {
+		current: drained('level'),
+		previous: '0',
+		knownCurrent: drained('known_level'),
+		knownPrevious: '0',
+		since: larger(column('since'), String(now)),
+	};
+}
+
+/**
+The SET of a hit on a sliding window or token bucket, `known` (Redis's last state for the key, at `now`) handed with it.
+The row grows by what `known` has beyond its base (hits Redis counted that the row has not seen: another process's last
+answer can be higher than this one's), so two processes handing their own last answers add up to Redis's count, as the
+fixed window's `synced` does; then the hit is decided. `hits` keeps the answer (admitted when at most `limit`).
+*/
+function hitAssignments(algorithm: StateAlgorithm, settings: AlgorithmSettings, known: AlgorithmState): string {
+	const {now, windowMs, limit} = settings;
+	const at = rowAt(algorithm, settings);
+	const beyond = (mine: string, theirs: number) => `(CASE WHEN ${theirs} > ${mine} THEN ${theirs} - ${mine} ELSE 0 END)`;
+	const current = `(${at.current} + ${beyond(at.knownCurrent, known.current)})`;
+	const previous = `(${at.previous} + ${beyond(at.knownPrevious, known.previous)})`;
+	const base = `"known_level" = ${larger(at.knownCurrent, String(known.current))},
+		"known_previous" = ${larger(at.knownPrevious, String(known.previous))}, "since" = ${at.since}`;
+	if (algorithm === 'sliding-window') {
+		const left = `(${windowMs} - (CASE WHEN ${at.since} > ${now} THEN 0 ELSE ${now} - ${at.since} END))`;
+		const count = `((${big(previous)} * ${left} + ${windowMs - 1}) / ${windowMs} + ${current})`;
+		return `"level" = ${current} + (CASE WHEN ${count} < ${limit} THEN 1 ELSE 0 END),
+			"previous_hits" = ${previous}, ${base}, "hits" = ${count} + 1, "reset_at" = ${at.since} + ${2 * windowMs}`;
+	}
+
+	const room = `${current} + ${windowMs} <= ${limit * windowMs}`;
+	const level = `(${current} + (CASE WHEN ${room} THEN ${windowMs} ELSE 0 END))`;
+	return `"level" = ${level}, "previous_hits" = 0, ${base},
+		"hits" = (CASE WHEN ${room} THEN (${level} + ${windowMs - 1}) / ${windowMs} ELSE ${limit + 1} END),
+		"reset_at" = ${at.since} + (${level} + ${limit - 1}) / ${limit}`;
+}
+
+const stateOf = (row: StateRow): AlgorithmState => ({
+	current: Number(row.level), previous: Number(row.previous_hits), since: Number(row.since),
+});
+
+/** A tagged template's strings around one parameter, for SQL built here with the store's own numbers written in. */
+const aroundKey = (before: string, after: string): TemplateStringsArray =>
+	Object.assign([before, after], {raw: [before, after]}) as unknown as TemplateStringsArray;
+
 // Taken when this module loads, so that a test that fakes the timers later does not hold the store's statements.
 const nextTurn: (callback: () => void) => unknown = typeof setImmediate === 'function'
 	? setImmediate
@@ -162,9 +250,11 @@ export class PrismaRateLimitStore implements Store {
 	private sweepFailing = false;
 	// Hits made since the last statements went out; they go out together on the event loop's next turn.
 	private pendingHits: PendingHit[] = [];
+	/** How hits are counted (`algorithm`). */
+	readonly algorithm: Algorithm;
 
 	constructor(options: PrismaRateLimitStoreOptions) {
-		const {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys} = checkStoreOptions(
+		const {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys, algorithm} = checkStoreOptions(
 			options, ['prisma', 'now', 'cleanupIntervalMs', 'logger'],
 		);
 		// The clock read at each call: jest's fake timers installed after construction are followed too.
@@ -189,6 +279,7 @@ export class PrismaRateLimitStore implements Store {
 		this.windowMs = windowMs;
 		this.limit = limit;
 		this.prefix = prefix;
+		this.algorithm = algorithm;
 		this.prisma = prisma;
 		this.now = now;
 		this.logger = logger;
@@ -275,8 +366,12 @@ export class PrismaRateLimitStore implements Store {
 	Redis's count, not to their sum. `synced` keeps how much of the row Redis already has. Sent on the event loop's next
 	turn, with the other hits made in this one.
 	*/
-	async increment(key: string, known?: Pick<HandedCount, 'totalHits' | 'resetTime'>): Promise<ClientRateLimitInfo> {
+	async increment(key: string, known?: Pick<HandedCount, 'totalHits' | 'resetTime' | 'state'>): Promise<StoreRateLimitInfo> {
 		const id = this.prefix + checkKey(key);
+		if (this.algorithm !== 'fixed-window') {
+			return this.incrementState(id, this.algorithm, known?.state);
+		}
+
 		const now = this.now();
 		const blocked = this.overLimit?.hit(id, now);
 		if (blocked !== undefined) {
@@ -294,6 +389,47 @@ export class PrismaRateLimitStore implements Store {
 				nextTurn(this.sendPendingHits);
 			}
 		});
+	}
+
+	/** The settings of a sliding window or token bucket now (a RangeError without a numeric `limit`). */
+	private settings(algorithm: Algorithm): AlgorithmSettings {
+		return ruleSettings(algorithm, this.windowMs, this.limit, this.now());
+	}
+
+	/**
+	A hit on a sliding window or token bucket: one `INSERT … ON CONFLICT DO UPDATE … RETURNING` statement per hit,
+	decided in SQL on the row as it is (atomic under any concurrency), merged first with `known` (Redis's last state for
+	the key during an outage). Not batched like the fixed window's: each row's SQL carries its own known state.
+	*/
+	private async incrementState(
+		id: string, algorithm: StateAlgorithm, known: AlgorithmState | undefined,
+	): Promise<StoreRateLimitInfo> {
+		const settings = this.settings(algorithm);
+		const blocked = this.overLimit?.hit(id, settings.now);
+		if (blocked !== undefined) {
+			return blocked;
+		}
+
+		const rule = rules[algorithm];
+		const base = rule.at(known ?? emptyState, settings);
+		const fresh = rule.hit(base, settings);
+		const {state} = fresh;
+		const rows = await this.prisma.$queryRaw<StateRow[]>(aroundKey(
+			`INSERT INTO "rate_limit_hits"
+				("key", "hits", "synced", "reset_at", "level", "previous_hits", "since", "known_level", "known_previous") VALUES (`,
+			`, ${fresh.totalHits}, 0, ${fresh.expiresAt}, ${state.current}, ${state.previous}, ${state.since}, ${base.current}, ${base.previous})
+			ON CONFLICT ("key") DO UPDATE SET ${hitAssignments(algorithm, settings, base)}
+			RETURNING "hits", "level", "previous_hits", "since"`,
+		), id);
+		const [row] = rows;
+		if (row === undefined) {
+			throw new Error('Rate-limit upsert returned no row');
+		}
+
+		const {totalHits, resetTime, state: after} = rule.answer(stateOf(row), Number(row.hits) <= settings.limit, settings);
+		const reset = new Date(resetTime);
+		this.overLimit?.note(id, totalHits, settings.limit, resetTime, reset);
+		return {totalHits, resetTime: reset, state: after};
 	}
 
 	private readonly sendPendingHits = (): void => {
@@ -377,6 +513,10 @@ export class PrismaRateLimitStore implements Store {
 	*/
 	async takeUnsynced(max = deleteBatchSize): Promise<HandedCount[]> {
 		const prefix = this.prefix;
+		if (this.algorithm !== 'fixed-window') {
+			return this.takeUnsyncedStates(max);
+		}
+
 		await this.pendingHitsSent();
 		const rows = await this.prisma.$queryRaw<UnsyncedRow[]>`
 			SELECT "key", "hits", "synced", "reset_at" FROM "rate_limit_hits"
@@ -398,8 +538,53 @@ export class PrismaRateLimitStore implements Store {
 		return taken;
 	}
 
+	/**
+	A sliding window's or token bucket's `takeUnsynced()`: the live rows with hits beyond their base (counted here, not
+	in Redis), each with its whole state, their base then raised to it (only if the row is unchanged since read: each
+	row goes to one caller). Redis merges them with its own (the larger count of each), so a state handed twice, late,
+	or by two processes counts once.
+	*/
+	private async takeUnsyncedStates(max: number): Promise<HandedCount[]> {
+		const prefix = this.prefix;
+		const rows = await this.prisma.$queryRaw<Array<StateRow & {key: string; reset_at: number | bigint}>>`
+			SELECT "key", "hits", "level", "previous_hits", "since", "known_level", "known_previous", "reset_at"
+			FROM "rate_limit_hits"
+			WHERE ("level" <> "known_level" OR "previous_hits" <> "known_previous") AND "reset_at" > ${this.now()}
+				AND substr("key", 1, length(CAST(${prefix} AS TEXT))) = CAST(${prefix} AS TEXT)
+			LIMIT ${max}`;
+		const taken: HandedCount[] = [];
+		for (const row of rows) {
+			const state = stateOf(row);
+			const base = {current: Number(row.known_level), previous: Number(row.known_previous), since: state.since};
+			// eslint-disable-next-line no-await-in-loop
+			const updated = await this.prisma.$executeRaw`
+				UPDATE "rate_limit_hits" SET "known_level" = "level", "known_previous" = "previous_hits"
+				WHERE "key" = ${row.key} AND "level" = ${state.current} AND "previous_hits" = ${state.previous}
+					AND "since" = ${state.since} AND "known_level" = ${base.current} AND "known_previous" = ${base.previous}`;
+			if (updated === 1) {
+				const resetTime = new Date(Number(row.reset_at));
+				taken.push({key: row.key.slice(prefix.length), totalHits: Number(row.hits), synced: 0, resetTime, state, base});
+			}
+		}
+
+		return taken;
+	}
+
 	/** Undo `takeUnsynced()` for counts that never reached Redis, so the next hand-over sends them again. */
 	async returnUnsynced(counts: readonly HandedCount[]): Promise<void> {
+		if (this.algorithm !== 'fixed-window') {
+			for (const {key, state, base} of counts) {
+				// Only where nothing changed since: the row's own base again, so the next hand-over sends its hits again.
+				// eslint-disable-next-line no-await-in-loop
+				await this.prisma.$executeRaw`
+					UPDATE "rate_limit_hits" SET "known_level" = ${base?.current ?? 0}, "known_previous" = ${base?.previous ?? 0}
+					WHERE "key" = ${this.prefix + key} AND "since" = ${state?.since ?? 0}
+						AND "known_level" = "level" AND "known_previous" = "previous_hits"`;
+			}
+
+			return;
+		}
+
 		await this.pendingHitsSent();
 		for (const {key, totalHits, synced} of counts) {
 			// eslint-disable-next-line no-await-in-loop
@@ -411,6 +596,21 @@ export class PrismaRateLimitStore implements Store {
 	async decrement(key: string): Promise<void> {
 		const id = this.prefix + checkKey(key);
 		if (this.overLimit?.takeBack(id)) {
+			return;
+		}
+
+		if (this.algorithm !== 'fixed-window') {
+			const settings = this.settings(this.algorithm);
+			const at = rowAt(this.algorithm, settings);
+			const taken = this.algorithm === 'sliding-window' ? 1 : settings.windowMs;
+			// The base stays at most the state: a hit taken back that Redis had is no longer Redis's either.
+			const level = `(CASE WHEN ${at.current} > ${taken} THEN ${at.current} - ${taken} ELSE 0 END)`;
+			await this.prisma.$executeRaw(aroundKey(
+				`UPDATE "rate_limit_hits" SET "level" = ${level}, "previous_hits" = ${at.previous},
+					"known_level" = (CASE WHEN ${at.knownCurrent} > ${level} THEN ${level} ELSE ${at.knownCurrent} END),
+					"known_previous" = ${at.knownPrevious}, "since" = ${at.since} WHERE "key" = `,
+				` AND "reset_at" > ${settings.now}`,
+			), id);
 			return;
 		}
 
@@ -432,6 +632,18 @@ export class PrismaRateLimitStore implements Store {
 		const blocked = this.overLimit?.peek(id, this.now());
 		if (blocked !== undefined) {
 			return blocked;
+		}
+
+		if (this.algorithm !== 'fixed-window') {
+			const settings = this.settings(this.algorithm);
+			const [state] = await this.prisma.$queryRaw<StateRow[]>`
+				SELECT "hits", "level", "previous_hits", "since" FROM "rate_limit_hits" WHERE "key" = ${id} AND "reset_at" > ${settings.now}`;
+			if (state === undefined) {
+				return undefined;
+			}
+
+			const {totalHits, resetTime} = rules[this.algorithm].peek(stateOf(state), settings);
+			return {totalHits, resetTime: new Date(resetTime)};
 		}
 
 		await this.pendingHitsSent();
