@@ -121,6 +121,8 @@ return hits`);
 // The sliding window and the token bucket (algorithms.ts, the same arithmetic), one hash per key (`c`, `p`, `s`: the
 // state's current, previous, since). ARGV: now, the current window's start, windowMs, limit, then a state to merge.
 // Each returns {admitted (1/0), c, p, s}; the store works out totalHits and resetTime from that, as algorithms.ts does.
+// A state is kept a second past the moment it stops mattering (on the caller's clock), for a caller whose clock runs
+// behind Redis's: the state itself says when it is empty, the TTL only frees the memory.
 const stateHead = `
 local now, start, w, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local function read()
@@ -135,7 +137,7 @@ local function at(c, p, s)
 end
 local function save(c, p, s)
   redis.call('HSET', KEYS[1], 'c', c, 'p', p, 's', s)
-  redis.call('PEXPIRE', KEYS[1], math.max(1, s + 2 * w - now))
+  redis.call('PEXPIRE', KEYS[1], math.max(1, s + 2 * w - now) + 1000)
 end`;
 const bucketAt = `
 local function at(c, p, s)
@@ -146,7 +148,7 @@ local function at(c, p, s)
 end
 local function save(c, p, s)
   redis.call('HSET', KEYS[1], 'c', c, 'p', 0, 's', s)
-  redis.call('PEXPIRE', KEYS[1], math.max(1, s + math.floor((c + limit - 1) / limit) - now + 1))
+  redis.call('PEXPIRE', KEYS[1], math.max(1, s + math.floor((c + limit - 1) / limit) - now) + 1000)
 end`;
 const mergeBody = `
 local c, p, s = at(read())
