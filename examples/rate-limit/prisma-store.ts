@@ -166,6 +166,7 @@ function rowAt(algorithm: StateAlgorithm, {now, windowMs, limit}: AlgorithmSetti
 		};
 	}
 
+	// Past a whole window the bucket is empty: the product `elapsed × limit` is only taken within one.
 	const elapsed = big(`${now} - ${column('since')}`);
 	const drained = (name: string) => `(CASE WHEN ${column('since')} >= ${now} THEN ${column(name)} WHEN ${elapsed} >= ${windowMs} THEN 0 `
 		+ `WHEN ${column(name)} > ${elapsed} * ${limit} THEN ${column(name)} - ${elapsed} * ${limit} ELSE 0 END)`;
@@ -187,23 +188,27 @@ fixed window's `synced` does; then the hit is decided. `hits` keeps the answer (
 function hitAssignments(algorithm: StateAlgorithm, settings: AlgorithmSettings, known: AlgorithmState): string {
 	const {now, windowMs, limit} = settings;
 	const at = rowAt(algorithm, settings);
-	const beyond = (mine: string, theirs: number) => `(CASE WHEN ${theirs} > ${mine} THEN ${theirs} - ${mine} ELSE 0 END)`;
-	const current = `(${at.current} + ${beyond(at.knownCurrent, known.current)})`;
-	const previous = `(${at.previous} + ${beyond(at.knownPrevious, known.previous)})`;
-	const base = `"known_level" = ${larger(at.knownCurrent, String(known.current))},
-		"known_previous" = ${larger(at.knownPrevious, String(known.previous))}, "since" = ${at.since}`;
+	// Written out only where `known` has something: each expression is repeated wherever it is used, so the statement
+	// stays short (a few KB) and cheap for the database to parse.
+	const beyond = (mine: string, theirs: number) => theirs > 0 ? ` + (CASE WHEN ${theirs} > ${mine} THEN ${theirs} - ${mine} ELSE 0 END)` : '';
+	const upTo = (mine: string, theirs: number) => theirs > 0 ? larger(mine, String(theirs)) : mine;
+	const current = `(${at.current}${beyond(at.knownCurrent, known.current)})`;
+	const previous = `(${at.previous}${beyond(at.knownPrevious, known.previous)})`;
+	const since = known.since > 0 ? larger(at.since, String(known.since)) : at.since;
+	const base = `"known_level" = ${upTo(at.knownCurrent, known.current)},
+		"known_previous" = ${upTo(at.knownPrevious, known.previous)}, "since" = ${since}`;
 	if (algorithm === 'sliding-window') {
-		const left = `(${windowMs} - (CASE WHEN ${at.since} > ${now} THEN 0 ELSE ${now} - ${at.since} END))`;
+		// The window's start or later (a row from a clock ahead): how much of the previous window still counts.
+		const left = `(${windowMs} - (CASE WHEN ${since} > ${now} THEN 0 ELSE ${now} - ${since} END))`;
 		const count = `((${big(previous)} * ${left} + ${windowMs - 1}) / ${windowMs} + ${current})`;
 		return `"level" = ${current} + (CASE WHEN ${count} < ${limit} THEN 1 ELSE 0 END),
-			"previous_hits" = ${previous}, ${base}, "hits" = ${count} + 1, "reset_at" = ${at.since} + ${2 * windowMs}`;
+			"previous_hits" = ${previous}, ${base}, "hits" = ${count} + 1, "reset_at" = ${since} + ${2 * windowMs}`;
 	}
 
-	const room = `${current} + ${windowMs} <= ${limit * windowMs}`;
-	const level = `(${current} + (CASE WHEN ${room} THEN ${windowMs} ELSE 0 END))`;
-	return `"level" = ${level}, "previous_hits" = 0, ${base},
-		"hits" = (CASE WHEN ${room} THEN (${level} + ${windowMs - 1}) / ${windowMs} ELSE ${limit + 1} END),
-		"reset_at" = ${at.since} + (${level} + ${limit - 1}) / ${limit}`;
+	const room = `${current} <= ${(limit - 1) * windowMs}`;
+	return `"level" = ${current} + (CASE WHEN ${room} THEN ${windowMs} ELSE 0 END), "previous_hits" = 0, ${base},
+		"hits" = (CASE WHEN ${room} THEN (${current} + ${(2 * windowMs) - 1}) / ${windowMs} ELSE ${limit + 1} END),
+		"reset_at" = ${since} + (${current} + (CASE WHEN ${room} THEN ${windowMs} ELSE 0 END) + ${limit - 1}) / ${limit}`;
 }
 
 const stateOf = (row: StateRow): AlgorithmState => ({
