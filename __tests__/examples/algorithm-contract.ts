@@ -135,6 +135,20 @@ export function algorithmSuite(target: AlgorithmTarget): void {
 			}), {numRuns: 25});
 		});
 
+		test('200 concurrent hits on each of 3 keys at one instant: exactly `limit` admitted per key, no lost update', async () => {
+			const now = 1_700_000_000_000;
+			const limit = 50;
+			const store = target.store({algorithm, windowMs: 60_000, limit, now: () => now, inMemoryBlock: false});
+			const keys = ['x', 'y', 'z'];
+			const results = await Promise.all(Array.from({length: 600}, async (_, index) => store.increment(keys[index % 3]!)));
+			for (const [index, key] of keys.entries()) {
+				const admitted = results.filter((result, at) => at % 3 === index && result.totalHits <= limit);
+				expect(admitted).toHaveLength(limit);
+				// eslint-disable-next-line no-await-in-loop
+				await expect(store.get(key)).resolves.toMatchObject({totalHits: limit});
+			}
+		});
+
 		test('resetKey forgets one key (memory too), resetAll every key of the store, shutdown keeps the counts', async () => {
 			let now = 1_700_000_000_000;
 			const store = target.store({algorithm, windowMs: 60_000, limit: 2, now: () => now, inMemoryBlock: true});

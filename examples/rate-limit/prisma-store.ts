@@ -83,6 +83,16 @@ type PendingHit = {
 	readonly reject: (error: unknown) => void;
 };
 
+/** A sliding window's or token bucket's hit waiting for its statement: its settings and base taken when it was made. */
+type PendingStateHit = {
+	readonly id: string;
+	readonly algorithm: Exclude<Algorithm, 'fixed-window'>;
+	readonly settings: AlgorithmSettings;
+	readonly base: AlgorithmState;
+	readonly resolve: (info: StoreRateLimitInfo) => void;
+	readonly reject: (error: unknown) => void;
+};
+
 // Rows per statement: 4 parameters each and 3 for `now`, within SQLite's oldest limit of 999 parameters.
 const maxRowsPerStatement = 100;
 
@@ -180,23 +190,23 @@ function rowAt(algorithm: StateAlgorithm, {now, windowMs, limit}: AlgorithmSetti
 }
 
 /**
-The SET of a hit on a sliding window or token bucket, `known` (Redis's last state for the key, at `now`) handed with it.
+The SET of a hit on a sliding window or token bucket, `known` (Redis's last state for the key, at `now`) handed with it
+as the new row's base (`excluded`: each row of a statement has its own).
 The row grows by what `known` has beyond its base (hits Redis counted that the row has not seen: another process's last
 answer can be higher than this one's), so two processes handing their own last answers add up to Redis's count, as the
 fixed window's `synced` does; then the hit is decided. `hits` keeps the answer (admitted when at most `limit`).
 */
-function hitAssignments(algorithm: StateAlgorithm, settings: AlgorithmSettings, known: AlgorithmState): string {
+function hitAssignments(algorithm: StateAlgorithm, settings: AlgorithmSettings): string {
 	const {now, windowMs, limit} = settings;
 	const at = rowAt(algorithm, settings);
-	// Written out only where `known` has something: each expression is repeated wherever it is used, so the statement
-	// stays short (a few KB) and cheap for the database to parse.
-	const beyond = (mine: string, theirs: number) => theirs > 0 ? ` + (CASE WHEN ${theirs} > ${mine} THEN ${theirs} - ${mine} ELSE 0 END)` : '';
-	const upTo = (mine: string, theirs: number) => theirs > 0 ? larger(mine, String(theirs)) : mine;
-	const current = `(${at.current}${beyond(at.knownCurrent, known.current)})`;
-	const previous = `(${at.previous}${beyond(at.knownPrevious, known.previous)})`;
-	const since = known.since > 0 ? larger(at.since, String(known.since)) : at.since;
-	const base = `"known_level" = ${upTo(at.knownCurrent, known.current)},
-		"known_previous" = ${upTo(at.knownPrevious, known.previous)}, "since" = ${since}`;
+	// `known`, at `now`, is what the statement's VALUES put in the new row's base and since: `excluded` then.
+	const known = {current: 'excluded."known_level"', previous: 'excluded."known_previous"', since: 'excluded."since"'};
+	const beyond = (mine: string, theirs: string) => `(CASE WHEN ${theirs} > ${mine} THEN ${theirs} - ${mine} ELSE 0 END)`;
+	const current = `(${at.current} + ${beyond(at.knownCurrent, known.current)})`;
+	const previous = `(${at.previous} + ${beyond(at.knownPrevious, known.previous)})`;
+	const since = larger(at.since, known.since);
+	const base = `"known_level" = ${larger(at.knownCurrent, known.current)},
+		"known_previous" = ${larger(at.knownPrevious, known.previous)}, "since" = ${since}`;
 	if (algorithm === 'sliding-window') {
 		// The window's start or later (a row from a clock ahead): how much of the previous window still counts.
 		const left = `(${windowMs} - (CASE WHEN ${since} > ${now} THEN 0 ELSE ${now} - ${since} END))`;
@@ -255,6 +265,8 @@ export class PrismaRateLimitStore implements Store {
 	private sweepFailing = false;
 	// Hits made since the last statements went out; they go out together on the event loop's next turn.
 	private pendingHits: PendingHit[] = [];
+	// The same for a sliding window's or token bucket's hits.
+	private pendingStateHits: PendingStateHit[] = [];
 	/** How hits are counted (`algorithm`). */
 	readonly algorithm: Algorithm;
 
@@ -402,9 +414,9 @@ export class PrismaRateLimitStore implements Store {
 	}
 
 	/**
-	A hit on a sliding window or token bucket: one `INSERT … ON CONFLICT DO UPDATE … RETURNING` statement per hit,
-	decided in SQL on the row as it is (atomic under any concurrency), merged first with `known` (Redis's last state for
-	the key during an outage). Not batched like the fixed window's: each row's SQL carries its own known state.
+	A hit on a sliding window or token bucket: a row of an `INSERT … ON CONFLICT DO UPDATE … RETURNING` statement,
+	decided in SQL on the row as it is (atomic under any concurrency), counting on first beyond `known` (Redis's last
+	state for the key during an outage). Batched like the fixed window's hits: the ones of one turn go out together.
 	*/
 	private async incrementState(
 		id: string, algorithm: StateAlgorithm, known: AlgorithmState | undefined,
@@ -415,26 +427,77 @@ export class PrismaRateLimitStore implements Store {
 			return blocked;
 		}
 
+		const base = rules[algorithm].at(known ?? emptyState, settings);
+		return new Promise((resolve, reject) => {
+			const first = this.pendingStateHits.push({id, algorithm, settings, base, resolve, reject}) === 1;
+			if (first && this.pendingHits.length === 0) {
+				nextTurn(this.sendPendingHits);
+			}
+		});
+	}
+
+	/** `hits` in statements as `upsertInOrder()` makes them (same `now`, distinct keys, in order). */
+	private async upsertStatesInOrder(hits: PendingStateHit[]): Promise<void> {
+		let start = 0;
+		while (start < hits.length) {
+			const {now} = hits[start]!.settings;
+			const ids = new Set<string>();
+			let end = start;
+			const fits = (hit: PendingStateHit) => hit.settings.now === now && !ids.has(hit.id);
+			while (end < hits.length && end - start < maxRowsPerStatement && fits(hits[end]!)) {
+				ids.add(hits[end]!.id);
+				end++;
+			}
+
+			// eslint-disable-next-line no-await-in-loop
+			await this.upsertStates(hits.slice(start, end));
+			start = end;
+		}
+	}
+
+	/** One statement for `hits` (distinct keys, one `now`); settles each. Never rejects. */
+	private async upsertStates(hits: PendingStateHit[]): Promise<void> {
+		const rows = hits.length === 1 ? hits : [...hits].sort((a, b) => a.id < b.id ? -1 : (a.id > b.id ? 1 : 0));
+		const {algorithm, settings} = rows[0]!;
 		const rule = rules[algorithm];
-		const base = rule.at(known ?? emptyState, settings);
-		const fresh = rule.hit(base, settings);
-		const {state} = fresh;
-		const rows = await this.prisma.$queryRaw<StateRow[]>(aroundKey(
-			`INSERT INTO "rate_limit_hits"
-				("key", "hits", "synced", "reset_at", "level", "previous_hits", "since", "known_level", "known_previous") VALUES (`,
-			`, ${fresh.totalHits}, 0, ${fresh.expiresAt}, ${state.current}, ${state.previous}, ${state.since}, ${base.current}, ${base.previous})
-			ON CONFLICT ("key") DO UPDATE SET ${hitAssignments(algorithm, settings, base)}
-			RETURNING "hits", "level", "previous_hits", "since"`,
-		), id);
-		const [row] = rows;
-		if (row === undefined) {
-			throw new Error('Rate-limit upsert returned no row');
+		// Each row as a new key would have it: its known state as its base, then the hit; only the key is a parameter.
+		const valuesOf = ({base}: PendingStateHit) => {
+			const {totalHits, expiresAt, state} = rule.hit(base, settings);
+			return `, ${totalHits}, 0, ${expiresAt}, ${state.current}, ${state.previous}, ${state.since}, ${base.current}, ${base.previous})`;
+		};
+
+		const strings = ['INSERT INTO "rate_limit_hits" ("key", "hits", "synced", "reset_at", "level", "previous_hits", "since", "known_level", "known_previous") VALUES ('];
+		for (const [index, row] of rows.entries()) {
+			strings.push(index < rows.length - 1 ? `${valuesOf(row)}, (` : `${valuesOf(row)}
+			ON CONFLICT ("key") DO UPDATE SET ${hitAssignments(algorithm, settings)}
+			RETURNING "key", "hits", "level", "previous_hits", "since"`);
 		}
 
-		const {totalHits, resetTime, state: after} = rule.answer(stateOf(row), Number(row.hits) <= settings.limit, settings);
-		const reset = new Date(resetTime);
-		this.overLimit?.note(id, totalHits, settings.limit, resetTime, reset);
-		return {totalHits, resetTime: reset, state: after};
+		let upserted: Array<StateRow & {key: string}>;
+		try {
+			const statement = Object.assign(strings, {raw: strings}) as unknown as TemplateStringsArray;
+			const reply: unknown = await this.prisma.$queryRaw(statement, ...rows.map(row => row.id));
+			upserted = Array.isArray(reply) ? reply as Array<StateRow & {key: string}> : [];
+		} catch (error) {
+			for (const hit of hits) {
+				hit.reject(error);
+			}
+
+			return;
+		}
+
+		for (const hit of hits) {
+			const row = hits.length === 1 ? upserted[0] : upserted.find(each => each.key === hit.id);
+			if (row === undefined) {
+				hit.reject(new Error('Rate-limit upsert returned no row'));
+				continue;
+			}
+
+			const {totalHits, resetTime, state} = rule.answer(stateOf(row), Number(row.hits) <= settings.limit, settings);
+			const reset = new Date(resetTime);
+			this.overLimit?.note(hit.id, totalHits, settings.limit, resetTime, reset);
+			hit.resolve({totalHits, resetTime: reset, state});
+		}
 	}
 
 	private readonly sendPendingHits = (): void => {
@@ -450,6 +513,12 @@ export class PrismaRateLimitStore implements Store {
 			const hits = this.pendingHits;
 			this.pendingHits = [];
 			await this.upsertInOrder(hits);
+		}
+
+		if (this.pendingStateHits.length > 0) {
+			const hits = this.pendingStateHits;
+			this.pendingStateHits = [];
+			await this.upsertStatesInOrder(hits);
 		}
 	}
 
@@ -519,6 +588,7 @@ export class PrismaRateLimitStore implements Store {
 	async takeUnsynced(max = deleteBatchSize): Promise<HandedCount[]> {
 		const prefix = this.prefix;
 		if (this.algorithm !== 'fixed-window') {
+			await this.pendingHitsSent();
 			return this.takeUnsyncedStates(max);
 		}
 
@@ -578,6 +648,7 @@ export class PrismaRateLimitStore implements Store {
 	/** Undo `takeUnsynced()` for counts that never reached Redis, so the next hand-over sends them again. */
 	async returnUnsynced(counts: readonly HandedCount[]): Promise<void> {
 		if (this.algorithm !== 'fixed-window') {
+			await this.pendingHitsSent();
 			for (const {key, state, base} of counts) {
 				// Only where nothing changed since: the row's own base again, so the next hand-over sends its hits again.
 				// eslint-disable-next-line no-await-in-loop
@@ -605,6 +676,7 @@ export class PrismaRateLimitStore implements Store {
 		}
 
 		if (this.algorithm !== 'fixed-window') {
+			await this.pendingHitsSent();
 			const settings = this.settings(this.algorithm);
 			const at = rowAt(this.algorithm, settings);
 			const taken = this.algorithm === 'sliding-window' ? 1 : settings.windowMs;
@@ -640,6 +712,7 @@ export class PrismaRateLimitStore implements Store {
 		}
 
 		if (this.algorithm !== 'fixed-window') {
+			await this.pendingHitsSent();
 			const settings = this.settings(this.algorithm);
 			const [state] = await this.prisma.$queryRaw<StateRow[]>`
 				SELECT "hits", "level", "previous_hits", "since" FROM "rate_limit_hits" WHERE "key" = ${id} AND "reset_at" > ${settings.now}`;
