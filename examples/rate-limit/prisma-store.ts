@@ -239,7 +239,9 @@ The same fixed-window store on SQL through Prisma 7 (driver adapters, no engine 
 Each increment is one row of an `INSERT … ON CONFLICT DO UPDATE … RETURNING` statement — atomic under any
 concurrency, no read-modify-write — and an expired window restarts at 1. The increments made in one turn of the event
 loop go out together on the next, one row per key in one statement (a key's further hits in later ones, in order);
-every other operation first sends the increments made before it. Runs on SQLite (3.35+) and PostgreSQL alike.
+every other operation first sends the increments made before it. Runs on SQLite (3.35+) and PostgreSQL alike. With
+`algorithm: 'sliding-window' | 'token-bucket'` each row holds that state instead (algorithms.ts), decided in the same
+kind of statement with the same arithmetic as the Redis store's scripts, on the `now` clock.
 
 @example
 ```

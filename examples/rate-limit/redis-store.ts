@@ -385,17 +385,20 @@ const isSource = (value: object): value is RedisConnectionSource =>
 	&& typeof (value as Partial<RedisConnectionSource>).ensureConnected === 'function';
 
 /**
-A fixed-window rate-limit store on Redis, with express-rate-limit's `Store` shape, for ioredis, iovalkey and node-redis
-clients and clusters. Every operation goes through `guard.run()`: a cold start under load makes one `connect()`, an
-outage surfaces at once as a `ConnectionGuardError` a fallback store can act on, a frozen server is bounded by
-`timeoutMs`, and a command whose connection drops is released at once (`CONNECTION_LOST`). Create ioredis clients with
-`autoResendUnfulfilledCommands: false` so that ioredis does not send such a command again after reconnecting (the
-store warns once per client otherwise).
+A rate-limit store on Redis (a fixed window; a sliding window or token bucket with `algorithm`, algorithms.ts), with
+express-rate-limit's `Store` shape, for ioredis, iovalkey and node-redis clients and clusters. Every operation goes
+through `guard.run()`: a cold start under load makes one `connect()`, an outage surfaces at once as a
+`ConnectionGuardError` a fallback store can act on, a frozen server is bounded by `timeoutMs`, and a command whose
+connection drops is released at once (`CONNECTION_LOST`). Create ioredis clients with
+`autoResendUnfulfilledCommands: false` so that ioredis does not send such a command again after reconnecting (the store
+warns once per client otherwise).
 
-Keys found over `limit` are answered from memory until their window ends (`inMemoryBlock`; see over-limit.ts).
+Keys found over `limit` are answered from memory until their window ends, or for a sliding window or token bucket
+until the instant the store said a hit is admitted again (`inMemoryBlock`; see over-limit.ts).
 
 Works unchanged on a Redis Cluster: each operation touches one key (`prefix + key`; resetting it and handing counts back
-also touch `{prefix + key}:absorbed`, in the same slot). A `{hash tag}` in your keys or prefix is respected by Redis as
+also touch `{prefix + key}:absorbed`, in the same slot; a sliding window or token bucket keeps one hash,
+`{prefix + key}:sliding-window` or `:token-bucket`). A `{hash tag}` in your keys or prefix is respected by Redis as
 usual; a tag in the prefix puts every key on one node.
 
 @example
