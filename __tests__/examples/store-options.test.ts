@@ -1,6 +1,7 @@
 import RedisMock from 'ioredis-mock';
 import {guardedRedis} from 'connection-guard';
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
+import {rateLimitConfig} from '../../examples/rate-limit/config.js';
 import {RedisRateLimitStore, type RedisConnectionSource} from '../../examples/rate-limit/redis-store.js';
 
 const prisma = {$queryRaw: jest.fn(), $executeRaw: jest.fn(), $executeRawUnsafe: jest.fn()};
@@ -139,4 +140,10 @@ test('RedisRateLimitStore: a source that fails rejects the operation with that e
 	const store = new RedisRateLimitStore({redis: source, windowMs: 1000, prefix: 'down:'});
 	await expect(store.increment('a')).rejects.toBe(failure);
 	expect(await client.keys('down:*')).toEqual([]);
+});
+
+test('RATE_LIMIT_ALGORITHM picks the example apps\' algorithm (fixed window by default); anything else stops them, naming it', () => {
+	expect(rateLimitConfig({}).algorithm).toBe('fixed-window');
+	expect(rateLimitConfig({RATE_LIMIT_ALGORITHM: 'token-bucket'}).algorithm).toBe('token-bucket');
+	expect(() => rateLimitConfig({RATE_LIMIT_ALGORITHM: 'sliding'})).toThrow(new RangeError('Expected `RATE_LIMIT_ALGORITHM` to be one of `fixed-window`, `sliding-window`, `token-bucket`, got `sliding`'));
 });
