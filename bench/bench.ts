@@ -1,5 +1,5 @@
 /*
-npm run bench [-- --quick] [--json] [--json-file FILE] [--section outage|abuse|isolated] [--charts DIR]
+npm run bench [-- --quick] [--json] [--json-file FILE] [--section outage|abuse|isolated|algorithms|happy] [--charts DIR]
               [--configurations a,b --scenarios kill,startup (outage section only)]
 
 Side by side, in one run, on one machine (private redis-server on a free port, or REDIS_URL):
@@ -49,6 +49,7 @@ import {RedisRateLimitStore, incrementScript, type RedisConnectionSource} from '
 import {RedisServer} from '../__tests__/servers/redis-server.js';
 import {variants} from '../examples/demo/variants.js';
 import {abuseBench, abuseMarkdown, type AbuseResult} from './abuse.js';
+import {algorithmsBench, algorithmsMarkdown} from './algorithms.js';
 import {httpBench} from './http.js';
 import {isolatedBench, isolatedMarkdown} from './isolated.js';
 import {outageBench, outageMarkdown, type OutageResult, type Scenario} from './outage.js';
@@ -71,8 +72,8 @@ const {values: flags} = parseArgs({options: {
 	'round-ms': {type: 'string'},
 }});
 const quick = flags.quick;
-if (!['all', 'outage', 'abuse', 'isolated', 'happy'].includes(flags.section)) {
-	throw new RangeError(`Expected \`--section\` to be \`all\`, \`outage\`, \`abuse\`, \`isolated\` or \`happy\`, got \`${flags.section}\``);
+if (!['all', 'outage', 'abuse', 'isolated', 'happy', 'algorithms'].includes(flags.section)) {
+	throw new RangeError(`Expected \`--section\` to be \`all\`, \`outage\`, \`abuse\`, \`isolated\`, \`happy\` or \`algorithms\`, got \`${flags.section}\``);
 }
 
 const outageSubset = {
@@ -453,6 +454,14 @@ try {
 		output({machine, isolated});
 		if (!flags.json) {
 			console.log([machineLine(), '', ...isolatedMarkdown(isolated)].join('\n'));
+		}
+	} else if (flags.section === 'algorithms') {
+		const client = newClient(false);
+		const algorithms = await algorithmsBench({client, port: target.port, prisma, quick, progress, median});
+		progress('');
+		output({machine, algorithms});
+		if (!flags.json) {
+			console.log([machineLine(), '', ...algorithmsMarkdown(algorithms)].join('\n'));
 		}
 	} else if (flags.section === 'abuse') {
 		const abuse = await abuseBench({prisma, quick, chartsDir, progress, median});

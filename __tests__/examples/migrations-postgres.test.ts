@@ -57,13 +57,18 @@ test('creates the table the RateLimitHit model describes, with the names prisma 
 		{column_name: 'hits', data_type: 'integer', is_nullable: 'NO', column_default: null},
 		{column_name: 'reset_at', data_type: 'bigint', is_nullable: 'NO', column_default: null},
 		{column_name: 'synced', data_type: 'integer', is_nullable: 'NO', column_default: '0'},
+		{column_name: 'level', data_type: 'bigint', is_nullable: 'NO', column_default: '0'},
+		{column_name: 'previous_hits', data_type: 'integer', is_nullable: 'NO', column_default: '0'},
+		{column_name: 'since', data_type: 'bigint', is_nullable: 'NO', column_default: '0'},
+		{column_name: 'known_level', data_type: 'bigint', is_nullable: 'NO', column_default: '0'},
+		{column_name: 'known_previous', data_type: 'integer', is_nullable: 'NO', column_default: '0'},
 	];
 	expect(await columns()).toEqual(expected);
 	expect(await indexes()).toEqual(['rate_limit_hits_pkey', 'rate_limit_hits_reset_at_idx']);
 
 	const resetAt = BigInt(Date.now() + 60_000);
 	await prisma.rateLimitHit.create({data: {key: 'rl:a', hits: 2, resetAt}});
-	await expect(prisma.rateLimitHit.findUnique({where: {key: 'rl:a'}})).resolves.toEqual({key: 'rl:a', hits: 2, synced: 0, resetAt});
+	await expect(prisma.rateLimitHit.findUnique({where: {key: 'rl:a'}})).resolves.toEqual({key: 'rl:a', hits: 2, synced: 0, resetAt, level: 0n, previousHits: 0, since: 0n, knownLevel: 0n, knownPrevious: 0});
 
 	await applyRateLimitMigrations(prisma, 'postgres');
 	expect(await columns()).toEqual(expected);
@@ -77,5 +82,7 @@ test('upgrades a table made before the synced column, keeping its rows', async (
 
 	await applyRateLimitMigrations(prisma, 'postgres');
 
-	await expect(prisma.rateLimitHit.findUnique({where: {key: 'rl:old'}})).resolves.toEqual({key: 'rl:old', hits: 7, synced: 0, resetAt: 123n});
+	await expect(prisma.rateLimitHit.findUnique({where: {key: 'rl:old'}})).resolves.toEqual({
+		key: 'rl:old', hits: 7, synced: 0, resetAt: 123n, level: 0n, previousHits: 0, since: 0n, knownLevel: 0n, knownPrevious: 0,
+	});
 });

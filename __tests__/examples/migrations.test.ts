@@ -52,12 +52,17 @@ test('creates the table the RateLimitHit model describes, and the generated clie
 		{name: 'hits', type: 'INTEGER', notNull: true, primaryKey: false, default: null},
 		{name: 'reset_at', type: 'BIGINT', notNull: true, primaryKey: false, default: null},
 		{name: 'synced', type: 'INTEGER', notNull: true, primaryKey: false, default: '0'},
+		{name: 'level', type: 'BIGINT', notNull: true, primaryKey: false, default: '0'},
+		{name: 'previous_hits', type: 'INTEGER', notNull: true, primaryKey: false, default: '0'},
+		{name: 'since', type: 'BIGINT', notNull: true, primaryKey: false, default: '0'},
+		{name: 'known_level', type: 'BIGINT', notNull: true, primaryKey: false, default: '0'},
+		{name: 'known_previous', type: 'INTEGER', notNull: true, primaryKey: false, default: '0'},
 	]);
 	expect(await indexes()).toEqual(['rate_limit_hits_reset_at_idx']);
 
 	const resetAt = BigInt(Date.now() + 60_000);
 	await prisma.rateLimitHit.create({data: {key: 'rl:a', hits: 3, resetAt}});
-	await expect(prisma.rateLimitHit.findUnique({where: {key: 'rl:a'}})).resolves.toEqual({key: 'rl:a', hits: 3, synced: 0, resetAt});
+	await expect(prisma.rateLimitHit.findUnique({where: {key: 'rl:a'}})).resolves.toEqual({key: 'rl:a', hits: 3, synced: 0, resetAt, level: 0n, previousHits: 0, since: 0n, knownLevel: 0n, knownPrevious: 0});
 
 	// And the store counts on from what the model wrote.
 	const store = new PrismaRateLimitStore({prisma, windowMs: 60_000, cleanupIntervalMs: 0});
@@ -84,8 +89,12 @@ test('upgrades a table made before the synced column, keeping its rows', async (
 
 	await applyRateLimitMigrations(prisma, 'sqlite');
 
-	expect((await columns()).map(column => column.name)).toEqual(['key', 'hits', 'reset_at', 'synced']);
-	await expect(prisma.rateLimitHit.findUnique({where: {key: 'rl:old'}})).resolves.toEqual({key: 'rl:old', hits: 7, synced: 0, resetAt: 123n});
+	expect((await columns()).map(column => column.name)).toEqual([
+		'key', 'hits', 'reset_at', 'synced', 'level', 'previous_hits', 'since', 'known_level', 'known_previous',
+	]);
+	await expect(prisma.rateLimitHit.findUnique({where: {key: 'rl:old'}})).resolves.toEqual({
+		key: 'rl:old', hits: 7, synced: 0, resetAt: 123n, level: 0n, previousHits: 0, since: 0n, knownLevel: 0n, knownPrevious: 0,
+	});
 });
 
 test('a provider it has no SQL for is refused, naming the argument, before anything runs', async () => {

@@ -8,7 +8,8 @@ import {join, resolve} from 'node:path';
 import {Redis} from 'ioredis';
 import type {RedisServer} from '../servers/redis-server.js';
 import type {TcpProxy} from '../servers/tcp-proxy.js';
-import {createLimiter, type Decision, type Limiter, type LimiterSettings} from '../fixtures/outage-limiter.js';
+import {createLimiter, windowMs, type Decision, type Limiter, type LimiterSettings} from '../fixtures/outage-limiter.js';
+import {stateKeyOf} from '../../examples/rate-limit/redis-store.js';
 import {proxiedRedis} from '../helpers/proxied-redis.js';
 
 export const limit = 20;
@@ -122,13 +123,16 @@ export async function runSequence(
 	databaseUrl: string,
 	prefix: string,
 	apps: 'one process' | 'two processes',
-	{client = 'ioredis', inMemoryBlock = true}: Pick<LimiterSettings, 'client' | 'inMemoryBlock'> = {},
+	{client = 'ioredis', inMemoryBlock = true, algorithm}: Pick<LimiterSettings, 'client' | 'inMemoryBlock' | 'algorithm'>
+	= {},
 ): Promise<Run> {
 	const redis = await proxiedRedis();
 	const {server, proxy} = redis;
 	const limiters: Limiter[] = [];
 	try {
-		const settings: LimiterSettings = {redisPort: proxy.port, databaseUrl, prefix, limit, client, inMemoryBlock};
+		const settings: LimiterSettings = {
+			redisPort: proxy.port, databaseUrl, prefix, limit, client, inMemoryBlock, algorithm,
+		};
 		if (apps === 'one process') {
 			limiters.push(await createLimiter(settings));
 		} else {
@@ -164,7 +168,10 @@ export async function runSequence(
 		const after = await requests(40);
 
 		const inspect = new Redis({port: server.port, lazyConnect: true});
-		const redisCount = Number(await inspect.get(`${prefix}login`));
+		// A sliding window's hits in its window; a token bucket's level, in hits (rounded up as it drains).
+		const redisCount = algorithm === undefined || algorithm === 'fixed-window'
+			? Number(await inspect.get(`${prefix}login`))
+			: Math.ceil(Number(await inspect.hget(stateKeyOf(`${prefix}login`, algorithm), 'c')) / (algorithm === 'token-bucket' ? windowMs : 1));
 		inspect.disconnect();
 		const admitted = [...before, ...during, ...after].filter(decision => decision.allowed).length;
 		return {admitted, before, during, after, redisCount};

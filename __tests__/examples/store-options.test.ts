@@ -1,6 +1,7 @@
 import RedisMock from 'ioredis-mock';
 import {guardedRedis} from 'connection-guard';
 import {PrismaRateLimitStore} from '../../examples/rate-limit/prisma-store.js';
+import {rateLimitConfig} from '../../examples/rate-limit/config.js';
 import {RedisRateLimitStore, type RedisConnectionSource} from '../../examples/rate-limit/redis-store.js';
 
 const prisma = {$queryRaw: jest.fn(), $executeRaw: jest.fn(), $executeRawUnsafe: jest.fn()};
@@ -31,6 +32,8 @@ describe.each(Object.entries(factories))('%s construction', (_name, create) => {
 		[{windowMs: '1m'}, TypeError, /`windowMs`/],
 		[{prefix: ''}, RangeError, /`prefix`/],
 		[{prefix: 7}, TypeError, /`prefix`/],
+		[{algorithm: 'leaky-bucket'}, RangeError, /^Expected `algorithm` to be one of 'fixed-window', 'sliding-window', 'token-bucket', got `leaky-bucket`$/],
+		[{algorithm: 3}, TypeError, /`algorithm`/],
 	])('%p throws %p naming the option', (options, ErrorType, message) => {
 		expect(() => create(options)).toThrow(ErrorType);
 		expect(() => create(options)).toThrow(message);
@@ -42,6 +45,16 @@ describe.each(Object.entries(factories))('%s construction', (_name, create) => {
 		store.init({windowMs: 30_000} as never);
 		expect(store.windowMs).toBe(30_000);
 		expect(() => store.init({windowMs: -1} as never)).toThrow(RangeError);
+	});
+
+	test.each(['sliding-window', 'token-bucket'])('%s: a hit with no numeric limit (a limit that is a function of the request) rejects, naming `limit`', async algorithm => {
+		const store = create({algorithm});
+		expect(store.algorithm).toBe(algorithm);
+		await expect(store.increment('a')).rejects.toThrow(new RangeError(`Expected \`limit\` to be a finite number with \`algorithm: '${algorithm}'\`: it decides at the store`));
+	});
+
+	test('the fixed window stays the default', () => {
+		expect(create({}).algorithm).toBe('fixed-window');
 	});
 });
 
@@ -74,7 +87,8 @@ test('RedisRateLimitStore rejects something that is neither a client nor a guard
 });
 
 test.each([
-	[{timeout: 500}, /^Unknown option `timeout`: the options are `windowMs`, `limit`, `prefix`, `inMemoryBlock`, `inMemoryBlockKeys`, `redis`, `timeoutMs`$/],
+	[{timeout: 500}, /^Unknown option `timeout`: the options are `windowMs`, `limit`, `prefix`, `inMemoryBlock`, `inMemoryBlockKeys`, `algorithm`, `redis`, `timeoutMs`, `now`$/],
+	[{now: 5}, /`now`/],
 	[{inMemoryBlock: 'yes'}, /`inMemoryBlock`/],
 	[{inMemoryBlockKeys: -1}, /`inMemoryBlockKeys`/],
 	[{timeoutMs: 0}, /`timeoutMs`/],
@@ -126,4 +140,10 @@ test('RedisRateLimitStore: a source that fails rejects the operation with that e
 	const store = new RedisRateLimitStore({redis: source, windowMs: 1000, prefix: 'down:'});
 	await expect(store.increment('a')).rejects.toBe(failure);
 	expect(await client.keys('down:*')).toEqual([]);
+});
+
+test('RATE_LIMIT_ALGORITHM picks the example apps\' algorithm (fixed window by default); anything else stops them, naming it', () => {
+	expect(rateLimitConfig({}).algorithm).toBe('fixed-window');
+	expect(rateLimitConfig({RATE_LIMIT_ALGORITHM: 'token-bucket'}).algorithm).toBe('token-bucket');
+	expect(() => rateLimitConfig({RATE_LIMIT_ALGORITHM: 'sliding'})).toThrow(new RangeError('Expected `RATE_LIMIT_ALGORITHM` to be one of `fixed-window`, `sliding-window`, `token-bucket`, got `sliding`'));
 });

@@ -303,6 +303,59 @@ describe('Retry-After (timeToBlockExpire) and X-RateLimit-Reset (timeToExpire), 
 			await storage.onApplicationShutdown();
 		}), {numRuns: 60});
 	});
+
+	describe.each(['sliding-window', 'token-bucket'] as const)('algorithm: %s', algorithm => {
+		test('on Redis, with blocks: never above the configured durations, and a client that waits Retry-After is let through', async () => {
+			fakeClock();
+			const guard = guardedRedis(mock);
+			let delays: number[] = [];
+			const slow: RedisConnectionSource = {
+				client: mock,
+				ensureConnected: async options => guard.ensureConnected(options),
+				async run(fn, options) {
+					advance(delays.shift() ?? 0);
+					return guard.run(fn, options);
+				},
+			};
+			await fc.assert(fc.asyncProperty(throttler, hits, async (settings, drawn) => {
+				const storage = storageOf({redis: slow, algorithm});
+				await check(storage, newKey(), settings, drawn, next => {
+					delays = [...next];
+				});
+				await storage.onApplicationShutdown();
+			}), {numRuns: 40});
+		});
+
+		test('no block (blockDuration 0): refused until the store admits a hit again; waiting timeToBlockExpire is enough, and never more than `limit` per `ttl` pass at once', async () => {
+			fakeClock();
+			const gaps = fc.array(fc.nat(3000), {maxLength: 12});
+			await fc.assert(fc.asyncProperty(throttler, gaps, async ({ttl, limit}, drawn) => {
+				const storage = storageOf({redis: redisMock(), algorithm});
+				const key = newKey();
+				for (const gap of drawn) {
+					advance(gap);
+					// eslint-disable-next-line no-await-in-loop
+					await storage.increment(key, ttl, limit, 0, 'default');
+				}
+
+				// A burst at one instant: at most `limit` let through, then refused.
+				const burst = [];
+				for (let index = 0; index <= limit; index++) {
+					// eslint-disable-next-line no-await-in-loop
+					burst.push(await storage.increment(key, ttl, limit, 0, 'default'));
+				}
+
+				expect(burst.filter(record => !record.isBlocked).length).toBeLessThanOrEqual(limit);
+				const refused = burst.at(-1)!;
+				expect(refused.isBlocked).toBe(true);
+				expect(refused.timeToBlockExpire).toBeGreaterThanOrEqual(1);
+				expect(refused.timeToBlockExpire).toBeLessThanOrEqual(Math.ceil((algorithm === 'sliding-window' ? 2 * ttl : ttl) / 1000));
+				advance(refused.timeToBlockExpire * 1000);
+				await expect(storage.increment(key, ttl, limit, 0, 'default')).resolves.toMatchObject({isBlocked: false});
+				await storage.onApplicationShutdown();
+			}), {numRuns: 40});
+		});
+	});
 });
 
 test('Redis failing during the calls, a hit counted before the one that started a block is let through though the fallback\'s database read the block after it (queries run in either order there)', async () => {
@@ -340,6 +393,10 @@ test('Redis failing during the calls, a hit counted before the one that started 
 });
 
 describe('bad input is refused with an error naming it', () => {
+	test('an algorithm it does not know is refused, naming `algorithm`', () => {
+		expect(() => new FallbackThrottlerStorage({redis: redisMock(), database: prisma, algorithm: 'leaky' as never})).toThrow(/`algorithm`/);
+	});
+
 	test.each([
 		[{redis: ''}, RangeError, /`redis`/],
 		[{redis: 42}, TypeError, /`redis`/],

@@ -1,4 +1,5 @@
 import {join} from 'node:path';
+import {algorithms, type Algorithm} from './algorithms.js';
 
 /**
 An app's rate-limit settings, from the environment (defaults in parentheses). The Next.js and NestJS examples read the
@@ -15,6 +16,11 @@ export type RateLimitConfig = {
 	limit: number;
 	/** RATE_LIMIT_WINDOW_MS (60000) */
 	windowMs: number;
+	/**
+	RATE_LIMIT_ALGORITHM (fixed-window): how hits are counted, `fixed-window`, `sliding-window` or `token-bucket`
+	(algorithms.ts; docs/rate-limiting-in-your-app.md says how to choose).
+	*/
+	algorithm: Algorithm;
 	/** TRUST_PROXY=1: key clients by the first X-Forwarded-For hop. Off by default: anyone can send that header. */
 	trustProxy: boolean;
 	/** RATE_LIMIT_FAIL_OPEN=1: let requests through when both stores are down (default: 503). */
@@ -89,12 +95,18 @@ export function rateLimitConfig(env: Environment = process.env): RateLimitConfig
 		throw new RangeError('Expected `REDIS_CLIENT` to be `ioredis` with `REDIS_SENTINELS` (the examples make Sentinel clients with ioredis)');
 	}
 
+	const algorithm = env.RATE_LIMIT_ALGORITHM || 'fixed-window';
+	if (!(algorithms as readonly string[]).includes(algorithm)) {
+		throw new RangeError(`Expected \`RATE_LIMIT_ALGORITHM\` to be one of ${algorithms.map(name => `\`${name}\``).join(', ')}, got \`${algorithm}\``);
+	}
+
 	return {
 		redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
 		redisClient,
 		databaseUrl: env.DATABASE_URL || `file:${join(process.cwd(), '.data', 'rate-limit.db')}`,
 		limit: positiveInteger(env, 'RATE_LIMIT_LIMIT', 10),
 		windowMs: positiveInteger(env, 'RATE_LIMIT_WINDOW_MS', 60_000),
+		algorithm: algorithm as Algorithm,
 		trustProxy: env.TRUST_PROXY === '1',
 		failOpen: env.RATE_LIMIT_FAIL_OPEN === '1',
 		cooldownMs: positiveInteger(env, 'RATE_LIMIT_COOLDOWN_MS', 5000),

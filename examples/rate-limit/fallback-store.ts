@@ -1,7 +1,8 @@
 import {EventEmitter} from 'node:events';
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
 import {
-	checkKey, consoleLogger, fromMiddleware, toConsumeResult, type ConsumeResult, type HandedCount, type StoreLogger,
+	checkKey, consoleLogger, fromMiddleware, toConsumeResult,
+	type ConsumeResult, type HandedCount, type StoreLogger, type StoreRateLimitInfo,
 } from './options.js';
 import {takeAnswerFromMemory} from './over-limit.js';
 
@@ -13,7 +14,7 @@ export type RateLimitStore = Store & {
 	/** Hits allowed per window, when the store knows (the example stores' in-memory block uses it). */
 	limit?: number;
 	/** `known`: what the primary last answered for the key; a fallback that takes it counts on from there. */
-	increment(key: string, known?: ClientRateLimitInfo): Promise<ClientRateLimitInfo>;
+	increment(key: string, known?: StoreRateLimitInfo): Promise<StoreRateLimitInfo>;
 	/** Fallback: take up to `max` keys' hits the primary does not have yet (see `PrismaRateLimitStore#takeUnsynced`). */
 	takeUnsynced?(max: number): Promise<HandedCount[]>;
 	/** Fallback: give back counts that could not be delivered. */
@@ -133,7 +134,7 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 	// One probe at a time: concurrent calls during a probe use the fallback instead of piling onto a sick primary.
 	private probing = false;
 	// The primary's last answer per key, oldest first (a Map keeps insertion order).
-	private readonly known = new Map<string, ClientRateLimitInfo>();
+	private readonly known = new Map<string, StoreRateLimitInfo>();
 	private readonly trackedKeys: number;
 	// Fallback calls in flight, and whether hits they count after the circuit closed still need handing back.
 	private fallbackCalls = 0;
@@ -366,17 +367,22 @@ export class FallbackRateLimitStore extends EventEmitter<FallbackRateLimitStoreE
 		return this.openedDisconnected && this.primary.ready === true;
 	}
 
-	/** Keeps the primary's answer for `key` (bounded by `trackedKeys`) and returns it. */
-	private fromPrimary(key: string, info: ClientRateLimitInfo): ClientRateLimitInfo {
+	/**
+	Keeps the primary's answer for `key` (bounded by `trackedKeys`) and returns it. A sliding window's or token bucket's
+	answer from the primary's memory (a key over its limit) has no state: the last one the primary sent stays, as a
+	refused hit changes none.
+	*/
+	private fromPrimary(key: string, info: StoreRateLimitInfo): ClientRateLimitInfo {
 		if (this.trackedKeys === 0 || info.resetTime === undefined) {
 			return info;
 		}
 
-		if (this.known.size >= this.trackedKeys && !this.known.has(key)) {
+		const last = this.known.get(key);
+		if (last === undefined && this.known.size >= this.trackedKeys) {
 			this.known.delete(this.known.keys().next().value!);
 		}
 
-		this.known.set(key, info);
+		this.known.set(key, info.state === undefined && last?.state !== undefined ? {...info, state: last.state} : info);
 		return info;
 	}
 

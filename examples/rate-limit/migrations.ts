@@ -29,6 +29,33 @@ export const rateLimitMigrations = {
 			// takes its "duplicate column name" for "already applied".
 			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN "synced" INTEGER NOT NULL DEFAULT 0',
 		},
+		{
+			name: '0004_rate_limit_hits_level',
+			// A sliding window's hits in its current window, or a token bucket's level (algorithms.ts); `hits` then holds the
+			// last hit's answer.
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN "level" BIGINT NOT NULL DEFAULT 0',
+		},
+		{
+			name: '0005_rate_limit_hits_previous_hits',
+			// A sliding window's hits in the window before.
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN "previous_hits" INTEGER NOT NULL DEFAULT 0',
+		},
+		{
+			name: '0006_rate_limit_hits_since',
+			// A sliding window's start, or when a token bucket's level was measured (ms since the epoch).
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN "since" BIGINT NOT NULL DEFAULT 0',
+		},
+		{
+			name: '0007_rate_limit_hits_known_level',
+			// The highest `level` Redis had, of what processes handed the fallback during an outage (fallback-store.ts): the
+			// row counts on beyond it, and hands back what it has beyond it.
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN "known_level" BIGINT NOT NULL DEFAULT 0',
+		},
+		{
+			name: '0008_rate_limit_hits_known_previous',
+			// The same for `previous_hits`.
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN "known_previous" INTEGER NOT NULL DEFAULT 0',
+		},
 	],
 	postgres: [
 		{
@@ -47,6 +74,26 @@ export const rateLimitMigrations = {
 		{
 			name: '0003_rate_limit_hits_synced',
 			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN IF NOT EXISTS "synced" INTEGER NOT NULL DEFAULT 0',
+		},
+		{
+			name: '0004_rate_limit_hits_level',
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN IF NOT EXISTS "level" BIGINT NOT NULL DEFAULT 0',
+		},
+		{
+			name: '0005_rate_limit_hits_previous_hits',
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN IF NOT EXISTS "previous_hits" INTEGER NOT NULL DEFAULT 0',
+		},
+		{
+			name: '0006_rate_limit_hits_since',
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN IF NOT EXISTS "since" BIGINT NOT NULL DEFAULT 0',
+		},
+		{
+			name: '0007_rate_limit_hits_known_level',
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN IF NOT EXISTS "known_level" BIGINT NOT NULL DEFAULT 0',
+		},
+		{
+			name: '0008_rate_limit_hits_known_previous',
+			sql: 'ALTER TABLE "rate_limit_hits" ADD COLUMN IF NOT EXISTS "known_previous" INTEGER NOT NULL DEFAULT 0',
 		},
 	],
 } as const satisfies Record<string, ReadonlyArray<{name: string; sql: string}>>;

@@ -1,4 +1,5 @@
 import type {ClientRateLimitInfo, Options as MiddlewareOptions} from 'express-rate-limit';
+import {checkAlgorithm, type Algorithm, type AlgorithmState} from './algorithms.js';
 
 /** Options every example store takes. */
 export type RateLimitStoreOptions = {
@@ -20,16 +21,37 @@ export type RateLimitStoreOptions = {
 	inMemoryBlock?: boolean;
 	/** How many over-limit keys `inMemoryBlock` keeps (oldest first out, about 200 bytes each). @default 10_000 */
 	inMemoryBlockKeys?: number;
+	/**
+	How hits are counted (algorithms.ts): `'fixed-window'` (`limit` per window from a key's first hit; a client may send
+	`limit` at a window's end and `limit` again at the next one's start), `'sliding-window'` (the weighted two-window
+	counter: no such double burst) or `'token-bucket'` (a burst of `limit`, then `limit` per `windowMs`, evenly). With the
+	last two, refused hits are not counted and `limit` must be a number when a hit is counted.
+	@default 'fixed-window'
+	*/
+	algorithm?: Algorithm;
 };
 
 /** The options of `RateLimitStoreOptions`, for stores to name unknown ones. */
-export const storeOptionNames = ['windowMs', 'limit', 'prefix', 'inMemoryBlock', 'inMemoryBlockKeys'] as const;
+export const storeOptionNames = ['windowMs', 'limit', 'prefix', 'inMemoryBlock', 'inMemoryBlockKeys', 'algorithm'] as const;
 
 /**
 A count one store hands another across an outage (fallback-store.ts): `totalHits` of the window ending at `resetTime`,
-of which the primary (Redis) already has `synced`.
+of which the primary (Redis) already has `synced`. A sliding window or token bucket hands its whole `state` instead,
+which the other store merges with its own (the larger count of each: sent twice, or by two processes, it counts once).
 */
-export type HandedCount = {key: string; totalHits: number; synced: number; resetTime: Date};
+export type HandedCount = {
+	key: string;
+	totalHits: number;
+	synced: number;
+	resetTime: Date;
+	/** A sliding window's or token bucket's state. */
+	state?: AlgorithmState;
+	/** What of `state` Redis had already (the fallback's base), to put back if the hand-over fails. */
+	base?: AlgorithmState;
+};
+
+/** A store's answer to a hit; a sliding window or token bucket also says its state, for a fallback to count on from. */
+export type StoreRateLimitInfo = ClientRateLimitInfo & {state?: AlgorithmState};
 
 /** What `consume()` answers: express-rate-limit's info plus the decision. */
 export type ConsumeResult = ClientRateLimitInfo & {allowed: boolean; remaining: number};
@@ -84,7 +106,9 @@ export function checkStoreOptions(
 	checkKnownOptions(options, [...storeOptionNames, ...ownOptions]);
 	const {
 		windowMs, limit = Number.POSITIVE_INFINITY, prefix = 'rl:', inMemoryBlock = true, inMemoryBlockKeys = 10_000,
+		algorithm = 'fixed-window',
 	} = options as RateLimitStoreOptions;
+	checkAlgorithm(algorithm);
 	checkWindowMs(windowMs);
 	checkLimit(limit);
 	if (typeof inMemoryBlock !== 'boolean') {
@@ -103,7 +127,7 @@ export function checkStoreOptions(
 		throw new RangeError('Expected `prefix` to be a non-empty string');
 	}
 
-	return {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys};
+	return {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys, algorithm};
 }
 
 /** Where the stores' few log lines go: a structured logger gets the error itself as `cause`. */

@@ -1,8 +1,11 @@
 import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'express-rate-limit';
 import {
 	checkKey, checkStoreOptions, consoleLogger, fromMiddleware, toConsumeResult,
-	type ConsumeResult, type HandedCount, type RateLimitStoreOptions, type StoreLogger,
+	type ConsumeResult, type HandedCount, type RateLimitStoreOptions, type StoreLogger, type StoreRateLimitInfo,
 } from './options.js';
+import {
+	emptyState, rules, ruleSettings, windowStart, type Algorithm, type AlgorithmSettings, type AlgorithmState,
+} from './algorithms.js';
 import {rateLimitMigrations, type PrismaProvider} from './migrations.js';
 import {OverLimitKeys} from './over-limit.js';
 
@@ -80,6 +83,16 @@ type PendingHit = {
 	readonly reject: (error: unknown) => void;
 };
 
+/** A sliding window's or token bucket's hit waiting for its statement: its settings and base taken when it was made. */
+type PendingStateHit = {
+	readonly id: string;
+	readonly algorithm: Exclude<Algorithm, 'fixed-window'>;
+	readonly settings: AlgorithmSettings;
+	readonly base: AlgorithmState;
+	readonly resolve: (info: StoreRateLimitInfo) => void;
+	readonly reject: (error: unknown) => void;
+};
+
 // Rows per statement: 4 parameters each and 3 for `now`, within SQLite's oldest limit of 999 parameters.
 const maxRowsPerStatement = 100;
 
@@ -126,6 +139,96 @@ function upsertStatement(rows: number): TemplateStringsArray {
 	return statement;
 }
 
+type StateAlgorithm = Exclude<Algorithm, 'fixed-window'>;
+type StateRow = {
+	hits: number | bigint;
+	level: number | bigint;
+	previous_hits: number | bigint;
+	since: number | bigint;
+	known_level: number | bigint;
+	known_previous: number | bigint;
+};
+
+const column = (name: string) => `"rate_limit_hits"."${name}"`;
+const larger = (a: string, b: string) => `(CASE WHEN ${a} > ${b} THEN ${a} ELSE ${b} END)`;
+const big = (expression: string) => `CAST(${expression} AS BIGINT)`;
+
+/**
+A sliding window's or token bucket's row at `now` (windows rolled, the bucket drained), as SQL expressions over the row
+as it was: the same arithmetic as algorithms.ts and the Lua scripts, on integers. The row keeps two states in step: its
+own (`level`, `previous_hits`), and the highest Redis state a process handed it (`known_level`, `known_previous`), its
+base. Every number is the store's own (validated integers), written into the statement; only the key is a parameter.
+*/
+function rowAt(algorithm: StateAlgorithm, {now, windowMs, limit}: AlgorithmSettings) {
+	if (algorithm === 'sliding-window') {
+		const start = windowStart(now, windowMs);
+		const live = `${column('since')} >= ${start}`;
+		const adjacent = `${column('since')} = ${start - windowMs}`;
+		const current = (name: string) => `(CASE WHEN ${live} THEN ${column(name)} ELSE 0 END)`;
+		const previous = (name: string, of: string) =>
+			`(CASE WHEN ${live} THEN ${column(name)} WHEN ${adjacent} THEN ${column(of)} ELSE 0 END)`;
+		return {
+			current: current('level'),
+			previous: previous('previous_hits', 'level'),
+			knownCurrent: current('known_level'),
+			knownPrevious: previous('known_previous', 'known_level'),
+			since: larger(column('since'), String(start)),
+		};
+	}
+
+	// Past a whole window the bucket is empty: the product `elapsed × limit` is only taken within one.
+	const elapsed = big(`${now} - ${column('since')}`);
+	const drained = (name: string) => `(CASE WHEN ${column('since')} >= ${now} THEN ${column(name)} WHEN ${elapsed} >= ${windowMs} THEN 0 `
+		+ `WHEN ${column(name)} > ${elapsed} * ${limit} THEN ${column(name)} - ${elapsed} * ${limit} ELSE 0 END)`;
+	return {
+		current: drained('level'),
+		previous: '0',
+		knownCurrent: drained('known_level'),
+		knownPrevious: '0',
+		since: larger(column('since'), String(now)),
+	};
+}
+
+/**
+The SET of a hit on a sliding window or token bucket, `known` (Redis's last state for the key, at `now`) handed with it
+as the new row's base (`excluded`: each row of a statement has its own).
+The row grows by what `known` has beyond its base (hits Redis counted that the row has not seen: another process's last
+answer can be higher than this one's), so two processes handing their own last answers add up to Redis's count, as the
+fixed window's `synced` does; then the hit is decided. `hits` keeps the answer (admitted when at most `limit`).
+*/
+function hitAssignments(algorithm: StateAlgorithm, settings: AlgorithmSettings): string {
+	const {now, windowMs, limit} = settings;
+	const at = rowAt(algorithm, settings);
+	// `known`, at `now`, is what the statement's VALUES put in the new row's base and since: `excluded` then.
+	const known = {current: 'excluded."known_level"', previous: 'excluded."known_previous"', since: 'excluded."since"'};
+	const beyond = (mine: string, theirs: string) => `(CASE WHEN ${theirs} > ${mine} THEN ${theirs} - ${mine} ELSE 0 END)`;
+	const current = `(${at.current} + ${beyond(at.knownCurrent, known.current)})`;
+	const previous = `(${at.previous} + ${beyond(at.knownPrevious, known.previous)})`;
+	const since = larger(at.since, known.since);
+	const base = `"known_level" = ${larger(at.knownCurrent, known.current)},
+		"known_previous" = ${larger(at.knownPrevious, known.previous)}, "since" = ${since}`;
+	if (algorithm === 'sliding-window') {
+		// The window's start or later (a row from a clock ahead): how much of the previous window still counts.
+		const left = `(${windowMs} - (CASE WHEN ${since} > ${now} THEN 0 ELSE ${now} - ${since} END))`;
+		const count = `((${big(previous)} * ${left} + ${windowMs - 1}) / ${windowMs} + ${current})`;
+		return `"level" = ${current} + (CASE WHEN ${count} < ${limit} THEN 1 ELSE 0 END),
+			"previous_hits" = ${previous}, ${base}, "hits" = ${count} + 1, "reset_at" = ${since} + ${2 * windowMs}`;
+	}
+
+	const room = `${current} <= ${(limit - 1) * windowMs}`;
+	return `"level" = ${current} + (CASE WHEN ${room} THEN ${windowMs} ELSE 0 END), "previous_hits" = 0, ${base},
+		"hits" = (CASE WHEN ${room} THEN (${current} + ${(2 * windowMs) - 1}) / ${windowMs} ELSE ${limit + 1} END),
+		"reset_at" = ${since} + (${current} + (CASE WHEN ${room} THEN ${windowMs} ELSE 0 END) + ${limit - 1}) / ${limit}`;
+}
+
+const stateOf = (row: StateRow): AlgorithmState => ({
+	current: Number(row.level), previous: Number(row.previous_hits), since: Number(row.since),
+});
+
+/** A tagged template's strings around one parameter, for SQL built here with the store's own numbers written in. */
+const aroundKey = (before: string, after: string): TemplateStringsArray =>
+	Object.assign([before, after], {raw: [before, after]}) as unknown as TemplateStringsArray;
+
 // Taken when this module loads, so that a test that fakes the timers later does not hold the store's statements.
 const nextTurn: (callback: () => void) => unknown = typeof setImmediate === 'function'
 	? setImmediate
@@ -136,7 +239,9 @@ The same fixed-window store on SQL through Prisma 7 (driver adapters, no engine 
 Each increment is one row of an `INSERT … ON CONFLICT DO UPDATE … RETURNING` statement — atomic under any
 concurrency, no read-modify-write — and an expired window restarts at 1. The increments made in one turn of the event
 loop go out together on the next, one row per key in one statement (a key's further hits in later ones, in order);
-every other operation first sends the increments made before it. Runs on SQLite (3.35+) and PostgreSQL alike.
+every other operation first sends the increments made before it. Runs on SQLite (3.35+) and PostgreSQL alike. With
+`algorithm: 'sliding-window' | 'token-bucket'` each row holds that state instead (algorithms.ts), decided in the same
+kind of statement with the same arithmetic as the Redis store's scripts, on the `now` clock.
 
 @example
 ```
@@ -162,9 +267,13 @@ export class PrismaRateLimitStore implements Store {
 	private sweepFailing = false;
 	// Hits made since the last statements went out; they go out together on the event loop's next turn.
 	private pendingHits: PendingHit[] = [];
+	// The same for a sliding window's or token bucket's hits.
+	private pendingStateHits: PendingStateHit[] = [];
+	/** How hits are counted (`algorithm`). */
+	readonly algorithm: Algorithm;
 
 	constructor(options: PrismaRateLimitStoreOptions) {
-		const {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys} = checkStoreOptions(
+		const {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys, algorithm} = checkStoreOptions(
 			options, ['prisma', 'now', 'cleanupIntervalMs', 'logger'],
 		);
 		// The clock read at each call: jest's fake timers installed after construction are followed too.
@@ -189,6 +298,7 @@ export class PrismaRateLimitStore implements Store {
 		this.windowMs = windowMs;
 		this.limit = limit;
 		this.prefix = prefix;
+		this.algorithm = algorithm;
 		this.prisma = prisma;
 		this.now = now;
 		this.logger = logger;
@@ -275,8 +385,12 @@ export class PrismaRateLimitStore implements Store {
 	Redis's count, not to their sum. `synced` keeps how much of the row Redis already has. Sent on the event loop's next
 	turn, with the other hits made in this one.
 	*/
-	async increment(key: string, known?: Pick<HandedCount, 'totalHits' | 'resetTime'>): Promise<ClientRateLimitInfo> {
+	async increment(key: string, known?: Pick<HandedCount, 'totalHits' | 'resetTime' | 'state'>): Promise<StoreRateLimitInfo> {
 		const id = this.prefix + checkKey(key);
+		if (this.algorithm !== 'fixed-window') {
+			return this.incrementState(id, this.algorithm, known?.state);
+		}
+
 		const now = this.now();
 		const blocked = this.overLimit?.hit(id, now);
 		if (blocked !== undefined) {
@@ -296,6 +410,98 @@ export class PrismaRateLimitStore implements Store {
 		});
 	}
 
+	/** The settings of a sliding window or token bucket now (a RangeError without a numeric `limit`). */
+	private settings(algorithm: Algorithm): AlgorithmSettings {
+		return ruleSettings(algorithm, this.windowMs, this.limit, this.now());
+	}
+
+	/**
+	A hit on a sliding window or token bucket: a row of an `INSERT … ON CONFLICT DO UPDATE … RETURNING` statement,
+	decided in SQL on the row as it is (atomic under any concurrency), counting on first beyond `known` (Redis's last
+	state for the key during an outage). Batched like the fixed window's hits: the ones of one turn go out together.
+	*/
+	private async incrementState(
+		id: string, algorithm: StateAlgorithm, known: AlgorithmState | undefined,
+	): Promise<StoreRateLimitInfo> {
+		const settings = this.settings(algorithm);
+		const blocked = this.overLimit?.hit(id, settings.now);
+		if (blocked !== undefined) {
+			return blocked;
+		}
+
+		const base = rules[algorithm].at(known ?? emptyState, settings);
+		return new Promise((resolve, reject) => {
+			const first = this.pendingStateHits.push({id, algorithm, settings, base, resolve, reject}) === 1;
+			if (first && this.pendingHits.length === 0) {
+				nextTurn(this.sendPendingHits);
+			}
+		});
+	}
+
+	/** `hits` in statements as `upsertInOrder()` makes them (same `now`, distinct keys, in order). */
+	private async upsertStatesInOrder(hits: PendingStateHit[]): Promise<void> {
+		let start = 0;
+		while (start < hits.length) {
+			const {now} = hits[start]!.settings;
+			const ids = new Set<string>();
+			let end = start;
+			const fits = (hit: PendingStateHit) => hit.settings.now === now && !ids.has(hit.id);
+			while (end < hits.length && end - start < maxRowsPerStatement && fits(hits[end]!)) {
+				ids.add(hits[end]!.id);
+				end++;
+			}
+
+			// eslint-disable-next-line no-await-in-loop
+			await this.upsertStates(hits.slice(start, end));
+			start = end;
+		}
+	}
+
+	/** One statement for `hits` (distinct keys, one `now`); settles each. Never rejects. */
+	private async upsertStates(hits: PendingStateHit[]): Promise<void> {
+		const rows = hits.length === 1 ? hits : [...hits].sort((a, b) => a.id < b.id ? -1 : (a.id > b.id ? 1 : 0));
+		const {algorithm, settings} = rows[0]!;
+		const rule = rules[algorithm];
+		// Each row as a new key would have it: its known state as its base, then the hit; only the key is a parameter.
+		const valuesOf = ({base}: PendingStateHit) => {
+			const {totalHits, expiresAt, state} = rule.hit(base, settings);
+			return `, ${totalHits}, 0, ${expiresAt}, ${state.current}, ${state.previous}, ${state.since}, ${base.current}, ${base.previous})`;
+		};
+
+		const strings = ['INSERT INTO "rate_limit_hits" ("key", "hits", "synced", "reset_at", "level", "previous_hits", "since", "known_level", "known_previous") VALUES ('];
+		for (const [index, row] of rows.entries()) {
+			strings.push(index < rows.length - 1 ? `${valuesOf(row)}, (` : `${valuesOf(row)}
+			ON CONFLICT ("key") DO UPDATE SET ${hitAssignments(algorithm, settings)}
+			RETURNING "key", "hits", "level", "previous_hits", "since"`);
+		}
+
+		let upserted: Array<StateRow & {key: string}>;
+		try {
+			const statement = Object.assign(strings, {raw: strings}) as unknown as TemplateStringsArray;
+			const reply: unknown = await this.prisma.$queryRaw(statement, ...rows.map(row => row.id));
+			upserted = Array.isArray(reply) ? reply as Array<StateRow & {key: string}> : [];
+		} catch (error) {
+			for (const hit of hits) {
+				hit.reject(error);
+			}
+
+			return;
+		}
+
+		for (const hit of hits) {
+			const row = hits.length === 1 ? upserted[0] : upserted.find(each => each.key === hit.id);
+			if (row === undefined) {
+				hit.reject(new Error('Rate-limit upsert returned no row'));
+				continue;
+			}
+
+			const {totalHits, resetTime, state} = rule.answer(stateOf(row), Number(row.hits) <= settings.limit, settings);
+			const reset = new Date(resetTime);
+			this.overLimit?.note(hit.id, totalHits, settings.limit, resetTime, reset);
+			hit.resolve({totalHits, resetTime: reset, state});
+		}
+	}
+
 	private readonly sendPendingHits = (): void => {
 		void this.pendingHitsSent();
 	};
@@ -309,6 +515,12 @@ export class PrismaRateLimitStore implements Store {
 			const hits = this.pendingHits;
 			this.pendingHits = [];
 			await this.upsertInOrder(hits);
+		}
+
+		if (this.pendingStateHits.length > 0) {
+			const hits = this.pendingStateHits;
+			this.pendingStateHits = [];
+			await this.upsertStatesInOrder(hits);
 		}
 	}
 
@@ -377,6 +589,11 @@ export class PrismaRateLimitStore implements Store {
 	*/
 	async takeUnsynced(max = deleteBatchSize): Promise<HandedCount[]> {
 		const prefix = this.prefix;
+		if (this.algorithm !== 'fixed-window') {
+			await this.pendingHitsSent();
+			return this.takeUnsyncedStates(max);
+		}
+
 		await this.pendingHitsSent();
 		const rows = await this.prisma.$queryRaw<UnsyncedRow[]>`
 			SELECT "key", "hits", "synced", "reset_at" FROM "rate_limit_hits"
@@ -398,8 +615,54 @@ export class PrismaRateLimitStore implements Store {
 		return taken;
 	}
 
+	/**
+	A sliding window's or token bucket's `takeUnsynced()`: the live rows with hits beyond their base (counted here, not
+	in Redis), each with its whole state, their base then raised to it (only if the row is unchanged since read: each
+	row goes to one caller). Redis merges them with its own (the larger count of each), so a state handed twice, late,
+	or by two processes counts once.
+	*/
+	private async takeUnsyncedStates(max: number): Promise<HandedCount[]> {
+		const prefix = this.prefix;
+		const rows = await this.prisma.$queryRaw<Array<StateRow & {key: string; reset_at: number | bigint}>>`
+			SELECT "key", "hits", "level", "previous_hits", "since", "known_level", "known_previous", "reset_at"
+			FROM "rate_limit_hits"
+			WHERE ("level" <> "known_level" OR "previous_hits" <> "known_previous") AND "reset_at" > ${this.now()}
+				AND substr("key", 1, length(CAST(${prefix} AS TEXT))) = CAST(${prefix} AS TEXT)
+			LIMIT ${max}`;
+		const taken: HandedCount[] = [];
+		for (const row of rows) {
+			const state = stateOf(row);
+			const base = {current: Number(row.known_level), previous: Number(row.known_previous), since: state.since};
+			// eslint-disable-next-line no-await-in-loop
+			const updated = await this.prisma.$executeRaw`
+				UPDATE "rate_limit_hits" SET "known_level" = "level", "known_previous" = "previous_hits"
+				WHERE "key" = ${row.key} AND "level" = ${state.current} AND "previous_hits" = ${state.previous}
+					AND "since" = ${state.since} AND "known_level" = ${base.current} AND "known_previous" = ${base.previous}`;
+			if (updated === 1) {
+				const resetTime = new Date(Number(row.reset_at));
+				taken.push({key: row.key.slice(prefix.length), totalHits: Number(row.hits), synced: 0, resetTime, state, base});
+			}
+		}
+
+		return taken;
+	}
+
 	/** Undo `takeUnsynced()` for counts that never reached Redis, so the next hand-over sends them again. */
 	async returnUnsynced(counts: readonly HandedCount[]): Promise<void> {
+		if (this.algorithm !== 'fixed-window') {
+			await this.pendingHitsSent();
+			for (const {key, state, base} of counts) {
+				// Only where nothing changed since: the row's own base again, so the next hand-over sends its hits again.
+				// eslint-disable-next-line no-await-in-loop
+				await this.prisma.$executeRaw`
+					UPDATE "rate_limit_hits" SET "known_level" = ${base?.current ?? 0}, "known_previous" = ${base?.previous ?? 0}
+					WHERE "key" = ${this.prefix + key} AND "since" = ${state?.since ?? 0}
+						AND "known_level" = "level" AND "known_previous" = "previous_hits"`;
+			}
+
+			return;
+		}
+
 		await this.pendingHitsSent();
 		for (const {key, totalHits, synced} of counts) {
 			// eslint-disable-next-line no-await-in-loop
@@ -411,6 +674,22 @@ export class PrismaRateLimitStore implements Store {
 	async decrement(key: string): Promise<void> {
 		const id = this.prefix + checkKey(key);
 		if (this.overLimit?.takeBack(id)) {
+			return;
+		}
+
+		if (this.algorithm !== 'fixed-window') {
+			await this.pendingHitsSent();
+			const settings = this.settings(this.algorithm);
+			const at = rowAt(this.algorithm, settings);
+			const taken = this.algorithm === 'sliding-window' ? 1 : settings.windowMs;
+			// The base stays at most the state: a hit taken back that Redis had is no longer Redis's either.
+			const level = `(CASE WHEN ${at.current} > ${taken} THEN ${at.current} - ${taken} ELSE 0 END)`;
+			await this.prisma.$executeRaw(aroundKey(
+				`UPDATE "rate_limit_hits" SET "level" = ${level}, "previous_hits" = ${at.previous},
+					"known_level" = (CASE WHEN ${at.knownCurrent} > ${level} THEN ${level} ELSE ${at.knownCurrent} END),
+					"known_previous" = ${at.knownPrevious}, "since" = ${at.since} WHERE "key" = `,
+				` AND "reset_at" > ${settings.now}`,
+			), id);
 			return;
 		}
 
@@ -432,6 +711,19 @@ export class PrismaRateLimitStore implements Store {
 		const blocked = this.overLimit?.peek(id, this.now());
 		if (blocked !== undefined) {
 			return blocked;
+		}
+
+		if (this.algorithm !== 'fixed-window') {
+			await this.pendingHitsSent();
+			const settings = this.settings(this.algorithm);
+			const [state] = await this.prisma.$queryRaw<StateRow[]>`
+				SELECT "hits", "level", "previous_hits", "since" FROM "rate_limit_hits" WHERE "key" = ${id} AND "reset_at" > ${settings.now}`;
+			if (state === undefined) {
+				return undefined;
+			}
+
+			const {totalHits, resetTime} = rules[this.algorithm].peek(stateOf(state), settings);
+			return {totalHits, resetTime: new Date(resetTime)};
 		}
 
 		await this.pendingHitsSent();

@@ -3,8 +3,11 @@ import type {ClientRateLimitInfo, Options as MiddlewareOptions, Store} from 'exp
 import {guardedRedis, type RedisLikeClient} from 'connection-guard';
 import {
 	checkKey, checkStoreOptions, fromMiddleware, toConsumeResult,
-	type ConsumeResult, type HandedCount, type RateLimitStoreOptions,
+	type ConsumeResult, type HandedCount, type RateLimitStoreOptions, type StoreRateLimitInfo,
 } from './options.js';
+import {
+	rules, ruleSettings, windowStart, type Algorithm, type AlgorithmSettings, type AlgorithmState,
+} from './algorithms.js';
 import {OverLimitKeys} from './over-limit.js';
 
 /**
@@ -41,6 +44,11 @@ export type RedisRateLimitStoreOptions = RateLimitStoreOptions & {
 	drops first rejects at once (`CONNECTION_LOST`). @default 1000
 	*/
 	timeoutMs?: number;
+	/**
+	The clock a sliding window or token bucket counts on, in ms since the epoch, sent with each hit (the Prisma
+	fallback counts on the same one; tests move it). The fixed window counts on Redis's TTLs. @default Date.now
+	*/
+	now?: () => number;
 };
 
 const sha1 = (lua: string) => createHash('sha1').update(lua).digest('hex');
@@ -110,7 +118,110 @@ end
 redis.call('SET', KEYS[2], total, 'PX', ttl)
 return hits`);
 
-const scripts = [incrementScript, decrementScript, getScript, resetScript, addUnsyncedScript];
+// The sliding window and the token bucket (algorithms.ts, the same arithmetic), one hash per key (`c`, `p`, `s`: the
+// state's current, previous, since). ARGV: now, the current window's start, windowMs, limit, then a state to merge.
+// Each returns {admitted (1/0), c, p, s}; the store works out totalHits and resetTime from that, as algorithms.ts does.
+// A state is kept a second past the moment it stops mattering (on the caller's clock), for a caller whose clock runs
+// behind Redis's: the state itself says when it is empty, the TTL only frees the memory.
+const stateHead = `
+local now, start, w, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local function read()
+  local v = redis.call('HMGET', KEYS[1], 'c', 'p', 's')
+  return tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
+end`;
+const slidingAt = `
+local function at(c, p, s)
+  if s >= start then return c, p, s end
+  if s == start - w then return 0, c, start end
+  return 0, 0, start
+end
+local function save(c, p, s)
+  redis.call('HSET', KEYS[1], 'c', c, 'p', p, 's', s)
+  redis.call('PEXPIRE', KEYS[1], math.max(1, s + 2 * w - now) + 1000)
+end`;
+const bucketAt = `
+local function at(c, p, s)
+  local elapsed = now - s
+  if elapsed <= 0 then return c, 0, s end
+  if elapsed >= w then return 0, 0, now end
+  return math.max(0, c - elapsed * limit), 0, now
+end
+local function save(c, p, s)
+  redis.call('HSET', KEYS[1], 'c', c, 'p', 0, 's', s)
+  redis.call('PEXPIRE', KEYS[1], math.max(1, s + math.floor((c + limit - 1) / limit) - now) + 1000)
+end`;
+const mergeBody = `
+local c, p, s = at(read())
+local oc, op, os = at(tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+if os > s then
+  c, p, s = oc, op, os
+elseif os == s then
+  c, p = math.max(c, oc), math.max(p, op)
+end
+save(c, p, s)
+return {1, c, p, s}`;
+const decrementBody = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local c, p, s = at(read())
+save(math.max(0, c - DECREMENT), p, s)
+return 1`;
+
+type StateScripts = {hit: Script; merge: Script; decrement: Script};
+const stateScripts: Record<Exclude<Algorithm, 'fixed-window'>, StateScripts> = {
+	'sliding-window': {
+		hit: script('connectionGuardRateLimitSlidingHit', 1, `${stateHead}${slidingAt}
+local c, p, s = at(read())
+local count = math.floor((p * (w - math.max(0, now - s)) + w - 1) / w) + c
+if count < limit then
+  save(c + 1, p, s)
+  return {1, c + 1, p, s}
+end
+return {0, c, p, s}`),
+		merge: script('connectionGuardRateLimitSlidingMerge', 1, `${stateHead}${slidingAt}${mergeBody}`),
+		decrement: script('connectionGuardRateLimitSlidingDecrement', 1, `${stateHead}${slidingAt}${decrementBody.replace('DECREMENT', '1')}`),
+	},
+	'token-bucket': {
+		hit: script('connectionGuardRateLimitBucketHit', 1, `${stateHead}${bucketAt}
+local c, p, s = at(read())
+if c + w <= limit * w then
+  save(c + w, 0, s)
+  return {1, c + w, 0, s}
+end
+return {0, c, 0, s}`),
+		merge: script('connectionGuardRateLimitBucketMerge', 1, `${stateHead}${bucketAt}
+local c, p, s = at(read())
+local oc, op, os = at(tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+c, s = math.max(c, oc), math.max(s, os)
+save(c, 0, s)
+return {1, c, 0, s}`),
+		decrement: script('connectionGuardRateLimitBucketDecrement', 1, `${stateHead}${bucketAt}${decrementBody.replace('DECREMENT', 'w')}`),
+	},
+};
+
+const readStateScript = script('connectionGuardRateLimitReadState', 1, `
+local v = redis.call('HMGET', KEYS[1], 'c', 'p', 's')
+if not v[3] then return false end
+return {tonumber(v[1]), tonumber(v[2]), tonumber(v[3])}`);
+
+const scripts = [
+	incrementScript, decrementScript, getScript, resetScript, addUnsyncedScript, readStateScript,
+	...Object.values(stateScripts).flatMap(each => [each.hit, each.merge, each.decrement]),
+];
+
+/** The key of `id`'s sliding window or token bucket, in `id`'s Cluster slot (its own name would not share it). */
+export function stateKeyOf(id: string, algorithm: Algorithm): string {
+	const open = id.indexOf('{');
+	const close = open === -1 ? -1 : id.indexOf('}', open + 1);
+	return close > open + 1 ? `${id}:${algorithm}` : `{${id}}:${algorithm}`;
+}
+
+const toState = (reply: unknown[], from = 1): AlgorithmState => ({
+	current: Number(reply[from]), previous: Number(reply[from + 1]), since: Number(reply[from + 2]),
+});
+
+const stateArguments = (settings: AlgorithmSettings): number[] => [
+	settings.now, windowStart(settings.now, settings.windowMs), settings.windowMs, settings.limit,
+];
 
 /** The key beside `id` that remembers what it absorbed, in the same Cluster slot (same hash tag). */
 function absorbedKeyOf(id: string): string {
@@ -122,7 +233,8 @@ function absorbedKeyOf(id: string): string {
 const escapeGlob = (text: string) => text.replaceAll(/[*?[\]\\]/g, character => `\\${character}`);
 
 /** `MATCH` patterns for every key of `prefix`: its counts, and the markers `absorbedKeyOf()` puts in `{…}`. */
-const patternsOf = (prefix: string) => [`${escapeGlob(prefix)}*`, `{${escapeGlob(prefix)}*}:absorbed`];
+// The keys, then the ones named after them in their slot (`:absorbed`, a sliding window's or token bucket's state).
+const patternsOf = (prefix: string) => [`${escapeGlob(prefix)}*`, `{${escapeGlob(prefix)}*}:*`];
 
 // The two client families, each as the few calls the store makes. Typed loosely on purpose: this file must compile
 // with only one of the two client libraries installed.
@@ -273,17 +385,20 @@ const isSource = (value: object): value is RedisConnectionSource =>
 	&& typeof (value as Partial<RedisConnectionSource>).ensureConnected === 'function';
 
 /**
-A fixed-window rate-limit store on Redis, with express-rate-limit's `Store` shape, for ioredis, iovalkey and node-redis
-clients and clusters. Every operation goes through `guard.run()`: a cold start under load makes one `connect()`, an
-outage surfaces at once as a `ConnectionGuardError` a fallback store can act on, a frozen server is bounded by
-`timeoutMs`, and a command whose connection drops is released at once (`CONNECTION_LOST`). Create ioredis clients with
-`autoResendUnfulfilledCommands: false` so that ioredis does not send such a command again after reconnecting (the
-store warns once per client otherwise).
+A rate-limit store on Redis (a fixed window; a sliding window or token bucket with `algorithm`, algorithms.ts), with
+express-rate-limit's `Store` shape, for ioredis, iovalkey and node-redis clients and clusters. Every operation goes
+through `guard.run()`: a cold start under load makes one `connect()`, an outage surfaces at once as a
+`ConnectionGuardError` a fallback store can act on, a frozen server is bounded by `timeoutMs`, and a command whose
+connection drops is released at once (`CONNECTION_LOST`). Create ioredis clients with
+`autoResendUnfulfilledCommands: false` so that ioredis does not send such a command again after reconnecting (the store
+warns once per client otherwise).
 
-Keys found over `limit` are answered from memory until their window ends (`inMemoryBlock`; see over-limit.ts).
+Keys found over `limit` are answered from memory until their window ends, or for a sliding window or token bucket
+until the instant the store said a hit is admitted again (`inMemoryBlock`; see over-limit.ts).
 
 Works unchanged on a Redis Cluster: each operation touches one key (`prefix + key`; resetting it and handing counts back
-also touch `{prefix + key}:absorbed`, in the same slot). A `{hash tag}` in your keys or prefix is respected by Redis as
+also touch `{prefix + key}:absorbed`, in the same slot; a sliding window or token bucket keeps one hash,
+`{prefix + key}:sliding-window` or `:token-bucket`). A `{hash tag}` in your keys or prefix is respected by Redis as
 usual; a tag in the prefix puts every key on one node.
 
 @example
@@ -305,10 +420,18 @@ export class RedisRateLimitStore implements Store {
 	private readonly commands: Commands;
 	private readonly runOptions: {timeoutMs: number};
 	private readonly overLimit: OverLimitKeys | undefined;
+	private readonly now: () => number;
+	/** How hits are counted (`algorithm`): fixed here, a store's keys hold one kind of state. */
+	readonly algorithm: Algorithm;
 
 	constructor(options: RedisRateLimitStoreOptions) {
-		const {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys} = checkStoreOptions(options, ['redis', 'timeoutMs']);
-		const {redis, timeoutMs = 1000} = options;
+		const {windowMs, limit, prefix, inMemoryBlock, inMemoryBlockKeys, algorithm} = checkStoreOptions(options, ['redis', 'timeoutMs', 'now']);
+		// The clock read at each call: jest's fake timers installed after construction are followed too.
+		const {redis, timeoutMs = 1000, now = () => Date.now()} = options;
+		if (typeof now !== 'function') {
+			throw new TypeError('Expected `now` to be a function');
+		}
+
 		if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs <= 0) {
 			throw new RangeError(`Expected \`timeoutMs\` to be a positive number, got \`${String(timeoutMs)}\``);
 		}
@@ -324,6 +447,8 @@ export class RedisRateLimitStore implements Store {
 		this.windowMs = windowMs;
 		this.limit = limit;
 		this.prefix = prefix;
+		this.algorithm = algorithm;
+		this.now = now;
 		this.commands = commands;
 		this.redis = source ?? guardedRedis(client as RedisClient);
 		this.runOptions = {timeoutMs};
@@ -337,12 +462,16 @@ export class RedisRateLimitStore implements Store {
 
 	// Not `async`: on the hot path every promise counts (an async wrapper adds one); a bad key still rejects, never
 	// throws.
-	increment(key: string): Promise<ClientRateLimitInfo> {
+	increment(key: string): Promise<StoreRateLimitInfo> {
 		let id: string;
 		try {
 			id = this.prefix + checkKey(key);
 		} catch (error) {
 			return Promise.reject(error as Error);
+		}
+
+		if (this.algorithm !== 'fixed-window') {
+			return this.incrementState(id, this.algorithm);
 		}
 
 		const sentAt = Date.now();
@@ -371,13 +500,57 @@ export class RedisRateLimitStore implements Store {
 			return;
 		}
 
-		await this.redis.run(async client => this.commands.eval(client, decrementScript, [id], []), this.runOptions);
+		if (this.algorithm === 'fixed-window') {
+			await this.redis.run(async client => this.commands.eval(client, decrementScript, [id], []), this.runOptions);
+			return;
+		}
+
+		const settings = this.settings(this.algorithm);
+		await this.redis.run(async client => this.commands.eval(
+			client, stateScripts[this.algorithm as Exclude<Algorithm, 'fixed-window'>].decrement,
+			[stateKeyOf(id, this.algorithm)], stateArguments(settings),
+		), this.runOptions);
+	}
+
+	/** The settings of a sliding window or token bucket now (a RangeError without a numeric `limit`). */
+	private settings(algorithm: Algorithm): AlgorithmSettings {
+		return ruleSettings(algorithm, this.windowMs, this.limit, this.now());
+	}
+
+	/** A hit on a sliding window or token bucket: one script, answered as algorithms.ts says. */
+	private incrementState(id: string, algorithm: Exclude<Algorithm, 'fixed-window'>): Promise<StoreRateLimitInfo> {
+		let settings: AlgorithmSettings;
+		try {
+			settings = this.settings(algorithm);
+		} catch (error) {
+			return Promise.reject(error as Error);
+		}
+
+		const known = this.overLimit?.hit(id, settings.now);
+		if (known !== undefined) {
+			return Promise.resolve(known);
+		}
+
+		const {limit} = settings;
+		return this.redis.run(
+			client => this.commands.eval(
+				client, stateScripts[algorithm].hit, [stateKeyOf(id, algorithm)], stateArguments(settings),
+			),
+			this.runOptions,
+		).then(reply => {
+			const admitted = Number((reply as unknown[])[0]) === 1;
+			const {totalHits, resetTime, state} = rules[algorithm].answer(toState(reply as unknown[]), admitted, settings);
+			// Both on the clock sent with the hit: memory refuses until the instant the script said a hit is admitted.
+			const reset = new Date(resetTime);
+			this.overLimit?.note(id, totalHits, limit, resetTime, reset);
+			return {totalHits, resetTime: reset, state};
+		});
 	}
 
 	async resetKey(key: string): Promise<void> {
 		const id = this.prefix + checkKey(key);
 		this.overLimit?.forget(id);
-		const keys = [id, absorbedKeyOf(id)];
+		const keys = this.algorithm === 'fixed-window' ? [id, absorbedKeyOf(id)] : [stateKeyOf(id, this.algorithm), absorbedKeyOf(id)];
 		await this.redis.run(async client => this.commands.eval(client, resetScript, keys, []), this.runOptions);
 	}
 
@@ -386,6 +559,19 @@ export class RedisRateLimitStore implements Store {
 		const known = this.overLimit?.peek(id, Date.now());
 		if (known !== undefined) {
 			return known;
+		}
+
+		if (this.algorithm !== 'fixed-window') {
+			const settings = this.settings(this.algorithm);
+			const state = await this.redis.run(
+				async client => this.commands.eval(client, readStateScript, [stateKeyOf(id, this.algorithm)], []), this.runOptions,
+			);
+			if (!Array.isArray(state)) {
+				return undefined;
+			}
+
+			const {totalHits, resetTime} = rules[this.algorithm as Exclude<Algorithm, 'fixed-window'>].peek(toState(state, 0), settings);
+			return {totalHits, resetTime: new Date(resetTime)};
 		}
 
 		const reply = await this.redis.run(async client => this.commands.eval(client, getScript, [id], []), this.runOptions);
@@ -455,9 +641,22 @@ export class RedisRateLimitStore implements Store {
 	*/
 	async addUnsynced(counts: readonly HandedCount[]): Promise<HandedCount[]> {
 		const now = Date.now();
-		const added = await Promise.allSettled(counts.map(async ({key, totalHits, synced, resetTime}) => {
+		const added = await Promise.allSettled(counts.map(async ({key, totalHits, synced, resetTime, state}) => {
 			const id = this.prefix + checkKey(key);
 			this.overLimit?.forget(id);
+			if (this.algorithm !== 'fixed-window') {
+				const algorithm = this.algorithm as Exclude<Algorithm, 'fixed-window'>;
+				if (state === undefined) {
+					throw new TypeError(`Expected a state to merge into a ${algorithm}`);
+				}
+
+				const settings = this.settings(algorithm);
+				return this.redis.run(async client => this.commands.eval(
+					client, stateScripts[algorithm].merge, [stateKeyOf(id, algorithm)],
+					[...stateArguments(settings), state.current, state.previous, state.since],
+				), this.runOptions);
+			}
+
 			return this.redis.run(async client => this.commands.eval(
 				client, addUnsyncedScript, [id, absorbedKeyOf(id)], [synced, totalHits, Math.max(1, resetTime.getTime() - now)],
 			), this.runOptions);

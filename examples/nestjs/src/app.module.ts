@@ -51,6 +51,7 @@ class RateLimitModule {
 						redis: redisOf(config),
 						database: config.databaseUrl,
 						cooldownMs: config.cooldownMs,
+						algorithm: config.algorithm,
 						logger: new Logger('RateLimit'),
 					}),
 				},

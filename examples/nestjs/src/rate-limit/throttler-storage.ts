@@ -6,8 +6,9 @@ with `RateLimitStoreUnavailableError` (./throttler.guard.ts answers 503). It imp
 of the throttler's `ThrottlerStorage` (app.module.ts passes it as `storage`), and Nest calls its
 `onApplicationShutdown()`.
 
-How the throttler's semantics map onto the stores, which count fixed windows (its in-memory ThrottlerStorageService
-keeps an expiry per hit instead):
+How the throttler's semantics map onto the stores, which count fixed windows by default (its in-memory
+ThrottlerStorageService keeps an expiry per hit instead; `algorithm` picks a sliding window or a token bucket for the
+hits, each store then deciding against the throttler's `limit`):
 - Hits are counted per throttler key and throttler name in a window of `ttl` that starts at the first hit counted
   (X-RateLimit-Reset says when it ends). Every process counts in the same window: at most `limit` hits are let through.
 - The hit that takes a window over `limit` blocks the key for `blockDuration` from that hit, shorter or longer than
@@ -38,8 +39,9 @@ import {dirname, resolve} from 'node:path';
 import {Redis, type RedisOptions} from 'ioredis';
 import {guardedRedis} from 'connection-guard';
 import {
-	checkKnownOptions, createRateLimitPrisma, FallbackRateLimitStore, PrismaRateLimitStore, RedisRateLimitStore,
-	type CircuitEvent, type PrismaRawClient, type RedisClient, type RedisConnectionSource,
+	checkAlgorithm, checkKnownOptions, createRateLimitPrisma, FallbackRateLimitStore, PrismaRateLimitStore,
+	RedisRateLimitStore, type Algorithm, type CircuitEvent, type PrismaRawClient, type RedisClient,
+	type RedisConnectionSource,
 } from './stores.js';
 
 /** What `increment()` resolves with: @nestjs/throttler's `ThrottlerStorageRecord` (the two times in seconds). */
@@ -85,6 +87,12 @@ export type FallbackThrottlerStorageOptions = {
 	blockedKeys?: number;
 	/** Prepended to every key, in Redis and in the table. @default 'rl:nest:' */
 	prefix?: string;
+	/**
+	How each throttler's hits are counted (examples/rate-limit/algorithms.ts): `'fixed-window'` (`limit` per `ttl` from
+	the first hit), `'sliding-window'` (`limit` per any `ttl`, weighted) or `'token-bucket'` (a burst of `limit`, refilled
+	at `limit` per `ttl`). Blocks (`blockDuration`) are fixed windows whatever it is. @default 'fixed-window'
+	*/
+	algorithm?: Algorithm;
 	/** One line when an outage starts and one when it ends. @default console */
 	logger?: ThrottlerStorageLogger;
 };
@@ -123,6 +131,7 @@ export class FallbackThrottlerStorage {
 	// Refused hits being taken back; shutdown waits for them.
 	private readonly pending = new Set<Promise<void>>();
 	private outage = false;
+	private readonly algorithm: Algorithm;
 
 	constructor(options: FallbackThrottlerStorageOptions) {
 		if (options === null || typeof options !== 'object') {
@@ -130,10 +139,12 @@ export class FallbackThrottlerStorage {
 		}
 
 		// A misspelt option would be ignored.
-		checkKnownOptions(options, ['redis', 'database', 'timeoutMs', 'cooldownMs', 'blockedKeys', 'prefix', 'logger']);
+		checkKnownOptions(options, ['redis', 'database', 'timeoutMs', 'cooldownMs', 'blockedKeys', 'prefix', 'logger', 'algorithm']);
 		const {
 			redis, database, timeoutMs = 1000, cooldownMs = 5000, blockedKeys = 10_000, prefix = 'rl:nest:', logger = console,
+			algorithm = 'fixed-window',
 		} = options;
+		this.algorithm = checkAlgorithm(algorithm);
 		if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
 			throw new RangeError(`Expected \`timeoutMs\` to be a positive number of milliseconds, got \`${String(timeoutMs)}\``);
 		}
@@ -173,15 +184,18 @@ export class FallbackThrottlerStorage {
 		// `generateKey` that leaves it out. The braces are a Redis Cluster hash tag: the hits and the block on one node.
 		const id = `{${key}:${throttlerName}}`;
 		const connections = this.open();
-		const hits = this.store(connections, 'hits', ttl);
+		const hits = this.store(connections, 'hits', ttl, limit);
+		// A sliding window refuses for up to two windows (its previous one still weighs): Retry-After may say so.
+		const waitCap = this.algorithm === 'sliding-window' ? 2 * ttl : ttl;
 		if (blockDuration <= 0) {
 			const counted = await hits.increment(id);
 			const now = Date.now();
 			const windowEnd = counted.resetTime?.getTime() ?? now + ttl;
-			const timeToExpire = windowSeconds(windowEnd, now, ttl);
+			const timeToExpire = windowSeconds(windowEnd, now, waitCap);
 			return counted.totalHits <= limit
 				? {totalHits: counted.totalHits, timeToExpire, isBlocked: false, timeToBlockExpire: 0}
-				// No block: refused until the window ends (in memory: until the oldest hit expires; here a fixed window).
+				// No block: refused until the window ends (in memory: until the oldest hit expires; here a fixed window), or,
+				// for a sliding window or token bucket, until the store admits a hit again.
 				: {totalHits: limit + 1, timeToExpire, isBlocked: true, timeToBlockExpire: Math.max(1, timeToExpire)};
 		}
 
@@ -224,8 +238,12 @@ export class FallbackThrottlerStorage {
 			const ordered = sequential || (counted.decidedBy === 'primary' && !blocks.circuitOpen);
 			const countedBefore = !ordered && counted.totalHits <= limit && windowEnd - ttl <= blockEnd - blockDuration;
 			if (!countedBefore) {
-				// Refused during a block: the in-memory storage records no hit then, so this one is taken back.
-				this.inBackground(hits.decrement(id));
+				// Refused during a block: the in-memory storage records no hit then, so this one is taken back (a sliding
+				// window or token bucket counted none when it refused it itself).
+				if (this.algorithm === 'fixed-window' || counted.totalHits <= limit) {
+					this.inBackground(hits.decrement(id));
+				}
+
 				return this.refuse(memoryKey, blockEnd, windowEnd, now, ttl, limit, blockDuration);
 			}
 		}
@@ -296,19 +314,25 @@ export class FallbackThrottlerStorage {
 		return this.connections;
 	}
 
-	/** The store counting windows of `windowMs`: hits per `ttl`, blocks per `blockDuration` (fixed windows each). */
+	/**
+	The store counting windows of `windowMs`: hits per `ttl` (with `algorithm`; a sliding window or token bucket decides
+	at the store, so one per `limit` too), blocks per `blockDuration` (fixed windows).
+	*/
 	private store(
-		{redis, database, stores}: Connections, kind: 'hits' | 'block', windowMs: number,
+		{redis, database, stores}: Connections, kind: 'hits' | 'block', windowMs: number, limit?: number,
 	): FallbackRateLimitStore {
-		const name = `${kind}:${windowMs}`;
+		// A limit of 0 refuses every hit: a fixed window says so as well as any.
+		const algorithm = kind === 'hits' && limit !== 0 ? this.algorithm : 'fixed-window';
+		const name = algorithm === 'fixed-window' ? `${kind}:${windowMs}` : `${kind}:${algorithm}:${windowMs}:${limit}`;
 		let store = stores.get(name);
 		if (!store) {
 			const prefix = `${this.prefix}${name}:`;
+			const options = {windowMs, prefix, algorithm};
 			store = new FallbackRateLimitStore(
-				new RedisRateLimitStore({redis: redis.source, windowMs, prefix, timeoutMs: this.timeoutMs}),
-				new PrismaRateLimitStore({prisma: database.client, windowMs, prefix, logger: prismaLogger(this.logger)}),
+				new RedisRateLimitStore({...options, redis: redis.source, timeoutMs: this.timeoutMs}),
+				new PrismaRateLimitStore({...options, prisma: database.client, logger: prismaLogger(this.logger)}),
 				// The outage is logged once for all the stores (circuit()), not once per store.
-				{cooldownMs: this.cooldownMs, logger: silent},
+				{cooldownMs: this.cooldownMs, logger: silent, ...(algorithm === 'fixed-window' ? {} : {limit})},
 			);
 			store.on('circuit', event => {
 				this.circuit(event);

@@ -44,8 +44,8 @@ async function createLimiter(): Promise<Limiter> {
 	const {prisma} = await createRateLimitPrisma(config.databaseUrl);
 	const prefix = 'rl:next:';
 	const store = new FallbackRateLimitStore(
-		new RedisRateLimitStore({redis, windowMs: config.windowMs, prefix, timeoutMs: 1000}),
-		new PrismaRateLimitStore({prisma, windowMs: config.windowMs, prefix}),
+		new RedisRateLimitStore({redis, windowMs: config.windowMs, prefix, timeoutMs: 1000, algorithm: config.algorithm}),
+		new PrismaRateLimitStore({prisma, windowMs: config.windowMs, prefix, algorithm: config.algorithm}),
 		{limit: config.limit, cooldownMs: config.cooldownMs},
 	);
 	return {config, redis, store};
