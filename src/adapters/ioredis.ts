@@ -1,5 +1,7 @@
-import {subscribeTo, waitForEvent, type ClientAdapter, type EventEmitterLike, type Phase} from '../client-adapter.js';
-import {describeIORedis} from '../describe-server.js';
+import {
+	subscribeTo, waitForEvent, type ClientAdapter, type EventEmitterLike, type Phase, type WatchedConnection,
+} from '../client-adapter.js';
+import {describeAddress, describeIORedis} from '../describe-server.js';
 import {connectionClosed, messageOf} from '../errors.js';
 
 export type IORedisLike = EventEmitterLike & {
@@ -13,10 +15,36 @@ export type IORedisLike = EventEmitterLike & {
 	startupNodes?: unknown[];
 	// Private in ioredis' types; read only to tell "QUIT sent, socket not closed yet" apart from `ready`.
 	manuallyClosing?: boolean;
-	stream?: {destroy?: () => void};
+	stream?: {destroy?: () => void; bytesRead?: number; destroyed?: boolean};
 	setStatus?: (status: string) => void;
 	flushQueue?: (error: Error) => void;
+	// The dead-connection rule: a Cluster's node connections, and what each has sent and not seen answered.
+	nodes?: (role?: string) => IORedisLike[];
+	commandQueue?: {readonly length: number};
+	ping?: () => Promise<unknown>;
 };
+
+// One ready socket of ioredis, for the dead-connection rule: its `bytesRead` says whether anything came in, its
+// `commandQueue` whether commands wait for replies. Dropped with `destroy()`: `disconnect(true)` only half-closes,
+// and a dead peer never finishes the close.
+function ioredisConnection(node: IORedisLike, wholeClient: boolean): WatchedConnection[] {
+	const {stream} = node;
+	if (node.status !== 'ready' || !stream || stream.destroyed === true || typeof stream.bytesRead !== 'number') {
+		return [];
+	}
+
+	return [{
+		key: stream,
+		server: describeAddress(node.options ?? {}),
+		wholeClient,
+		received: () => stream.bytesRead!,
+		hasWaiting: () => (node.commandQueue?.length ?? 1) > 0,
+		drop() {
+			stream.destroy?.();
+		},
+		ping: async () => node.ping?.(),
+	}];
+}
 
 // ioredis `Redis` and `Cluster` (v5 and v6) share the status names; Cluster adds `disconnecting`.
 export function ioredisAdapter(client: IORedisLike): ClientAdapter {
@@ -147,5 +175,9 @@ export function ioredisAdapter(client: IORedisLike): ClientAdapter {
 			await disconnectEnded;
 			finishStuckDisconnect();
 		},
+		// A Cluster's nodes each have their own socket: each is judged and dropped on its own.
+		connections: () => client.isCluster === true
+			? (client.nodes?.('all') ?? []).flatMap(node => ioredisConnection(node, false))
+			: ioredisConnection(client, true),
 	};
 }
