@@ -64,8 +64,12 @@ export type WatchedConnection = {
 	readonly received: (() => number) | undefined;
 	/** Whether commands were sent on it and not answered yet, when the client can say (else `true`). */
 	hasWaiting(): boolean;
-	/** Drop this socket so that the client reconnects (only this node's, for a Cluster). */
-	drop(): void;
+	/**
+	Drop this socket so that the client reconnects (only this node's, for a Cluster). The commands waiting on it are
+	rejected with `cause` (code `DEAD_CONNECTION`), never resent: their callers have had their `TIMEOUT` already, and a
+	resent `INCR` would count twice.
+	*/
+	drop(cause: Error): void;
 	/** PING on this connection (the heartbeat). */
 	ping(): Promise<unknown>;
 };

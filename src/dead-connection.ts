@@ -144,6 +144,7 @@ export class DeadConnectionRule {
 	#drop(connection: WatchedConnection, silentMs: number) {
 		this.#looks.delete(connection.key);
 		const server = this.adapter.describe();
+		const cause = deadConnectionError(connection.server, silentMs, this.#deadConnectionMs);
 		if (deadConnectionChannel.hasSubscribers) {
 			const message: DeadConnectionMessage = {
 				server, connection: connection.server, silentMs, deadConnectionMs: this.#deadConnectionMs,
@@ -152,11 +153,11 @@ export class DeadConnectionRule {
 			deadConnectionChannel.publish(message);
 		}
 
-		connection.drop();
+		connection.drop(cause);
 		// A Cluster stays ready while one node reconnects: its other nodes serve, and the commands for that node's slots
 		// go where the cluster sends them next.
 		if (connection.wholeClient) {
-			this.state.connectionDead?.(deadConnectionError(connection.server, silentMs, this.#deadConnectionMs));
+			this.state.connectionDead?.(cause);
 		}
 	}
 

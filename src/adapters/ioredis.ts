@@ -17,7 +17,7 @@ export type IORedisLike = EventEmitterLike & {
 	manuallyClosing?: boolean;
 	stream?: {destroy?: () => void; bytesRead?: number; destroyed?: boolean};
 	setStatus?: (status: string) => void;
-	flushQueue?: (error: Error) => void;
+	flushQueue?: (error: Error, options?: {offlineQueue?: boolean; commandQueue?: boolean}) => void;
 	// The dead-connection rule: a Cluster's node connections, and what each has sent and not seen answered.
 	nodes?: (role?: string) => IORedisLike[];
 	commandQueue?: {readonly length: number};
@@ -26,7 +26,9 @@ export type IORedisLike = EventEmitterLike & {
 
 // One ready socket of ioredis, for the dead-connection rule: its `bytesRead` says whether anything came in, its
 // `commandQueue` whether commands wait for replies. Dropped with `destroy()`: `disconnect(true)` only half-closes,
-// and a dead peer never finishes the close.
+// and a dead peer never finishes the close. Its waiting commands are flushed first, with the rule's error: left in
+// the queue, a `Redis` resends them after reconnecting, and a `Cluster` retries those a node rejects with "Connection
+// is closed." elsewhere.
 function ioredisConnection(node: IORedisLike, wholeClient: boolean): WatchedConnection[] {
 	const {stream} = node;
 	if (node.status !== 'ready' || !stream || stream.destroyed === true || typeof stream.bytesRead !== 'number') {
@@ -39,7 +41,8 @@ function ioredisConnection(node: IORedisLike, wholeClient: boolean): WatchedConn
 		wholeClient,
 		received: () => stream.bytesRead!,
 		hasWaiting: () => (node.commandQueue?.length ?? 1) > 0,
-		drop() {
+		drop(cause) {
+			node.flushQueue?.(cause, {offlineQueue: false});
 			stream.destroy?.();
 		},
 		ping: async () => node.ping?.(),
@@ -148,7 +151,9 @@ export function ioredisAdapter(client: IORedisLike): ClientAdapter {
 		// A node of a `Cluster` that closes rejects the commands it held with "Connection is closed." (ioredis's
 		// CONNECTION_CLOSED_ERROR_MSG); a `Redis` flushes them with MaxRetriesPerRequestError while it reconnects.
 		isConnectionLost: error => messageOf(error) === 'Connection is closed.'
-			|| (error as {name?: unknown} | undefined)?.name === 'MaxRetriesPerRequestError',
+			|| (error as {name?: unknown} | undefined)?.name === 'MaxRetriesPerRequestError'
+			// The dead-connection rule's flush (`connections()` below).
+			|| (error as {code?: unknown} | undefined)?.code === 'DEAD_CONNECTION',
 		describe: () => describeIORedis(client),
 		async close(timeoutMs) {
 			if (ended()) {
