@@ -216,6 +216,35 @@ describeWithNetns('a connection that says ready but is dead (packet filter in a 
 		}
 	});
 
+	test('heartbeatMs: a dead idle connection is found and replaced before any request is made', async () => {
+		const client = new Redis({host: netns.address, port});
+		client.on('error', () => undefined);
+		cleanups.push(() => client.disconnect());
+		const guard = guardedRedis(client, {timeoutMs: 300, deadConnectionMs: 300, heartbeatMs: 300});
+		cleanups.push(async () => guard.close());
+		await guard.run(async redis => redis.ping());
+		const deadPort = (client.stream as unknown as {localPort: number}).localPort;
+		const drops = recordDrops();
+		try {
+			await netns.dropConnection(deadPort);
+			const since = performance.now();
+			while (drops.messages.length === 0 && performance.now() - since < 5000) {
+				// eslint-disable-next-line no-await-in-loop
+				await new Promise(resolve => {
+					setTimeout(resolve, 20);
+				});
+			}
+
+			// Two beats (one to see it idle, one PING) and the PING's deadline.
+			expect(drops.messages).toHaveLength(1);
+			expect(performance.now() - since).toBeLessThan((3 * 300) + 300 + slackMs);
+			await expect(guard.run(async redis => redis.ping(), {waitForReady: true, timeoutMs: 2000})).resolves.toBe('PONG');
+			expect((client.stream as unknown as {localPort: number}).localPort).not.toBe(deadPort);
+		} finally {
+			drops.stop();
+		}
+	});
+
 	test('node-redis: run() fails within its deadline; destroy() and a new connect(), back within timeoutMs + a reconnect', async () => {
 		const client = createClient({socket: {host: netns.address, port}});
 		client.on('error', () => undefined);
