@@ -57,14 +57,15 @@ The rule for one client, shared by its guards: the smallest `deadConnectionMs` a
 One per client in the process (like the client's state), so guards from two copies of the package judge once.
 */
 export class DeadConnectionRule {
-	readonly #settings = new Set<DeadConnectionSettings>();
+	// By value: an app that makes a guard per request adds one entry per distinct setting, not one per guard.
+	readonly #settings = new Map<string, DeadConnectionSettings>();
 	readonly #looks = new WeakMap<object, Look>();
 	#deadConnectionMs = Number.POSITIVE_INFINITY;
 	#heartbeat: NodeJS.Timeout | undefined;
 	#heartbeatMs = Number.POSITIVE_INFINITY;
 	#heartbeatTimeoutMs = Number.POSITIVE_INFINITY;
 	// The heartbeat's own looks: a connection whose count stood still for a whole period is idle.
-	readonly #idleLooks = new WeakMap<object, number>();
+	readonly #idleLooks = new WeakMap<object, number | undefined>();
 	readonly #pinging = new WeakSet<object>();
 
 	constructor(
@@ -76,8 +77,11 @@ export class DeadConnectionRule {
 
 	/** A guard's settings join the rule. */
 	add(settings: DeadConnectionSettings): void {
-		this.#settings.add(settings);
-		this.#update();
+		const key = `${settings.deadConnectionMs} ${settings.heartbeatMs} ${settings.timeoutMs}`;
+		if (!this.#settings.has(key)) {
+			this.#settings.set(key, settings);
+			this.#update();
+		}
 	}
 
 	/** The client was closed (`guard.close()`): no more judging, no heartbeat timer. */
@@ -90,7 +94,7 @@ export class DeadConnectionRule {
 		let deadConnectionMs = Number.POSITIVE_INFINITY;
 		let heartbeatMs = Number.POSITIVE_INFINITY;
 		let heartbeatTimeoutMs = Number.POSITIVE_INFINITY;
-		for (const settings of this.#settings) {
+		for (const settings of this.#settings.values()) {
 			deadConnectionMs = Math.min(deadConnectionMs, settings.deadConnectionMs);
 			if (settings.heartbeatMs < heartbeatMs) {
 				heartbeatMs = settings.heartbeatMs;
@@ -115,8 +119,9 @@ export class DeadConnectionRule {
 		this.#heartbeatTimeoutMs = heartbeatTimeoutMs;
 	}
 
-	#received(connection: WatchedConnection): number {
-		return connection.received?.() ?? this.inFlight.settled;
+	// `undefined` when nothing says what it received: an InFlight made by an older copy of the package counts no replies.
+	#received(connection: WatchedConnection): number | undefined {
+		return connection.received?.() ?? this.inFlight.settled as number | undefined;
 	}
 
 	// A command of `run()` started at `startedAt` reached its deadline: judge the connections it may have gone out on.
@@ -128,6 +133,10 @@ export class DeadConnectionRule {
 			}
 
 			const received = this.#received(connection);
+			if (received === undefined) {
+				continue;
+			}
+
 			const last = this.#looks.get(connection.key);
 			// Nothing came since the last look: silent since then still. Something came after this command was sent: silent
 			// from now at most. Otherwise (no look, or one from before it was sent): silent since it was sent.
@@ -171,7 +180,7 @@ export class DeadConnectionRule {
 		for (const connection of this.adapter.connections?.() ?? []) {
 			const {key} = connection;
 			const received = this.#received(connection);
-			if (this.#idleLooks.get(key) !== received || this.#pinging.has(key)) {
+			if (received === undefined || this.#idleLooks.get(key) !== received || this.#pinging.has(key)) {
 				this.#idleLooks.set(key, received);
 				continue;
 			}

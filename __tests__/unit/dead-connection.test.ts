@@ -370,6 +370,19 @@ describe('heartbeatMs: one PING on an idle connection', () => {
 		expect(jest.getTimerCount()).toBe(before);
 	});
 
+	test('one rule and one heartbeat timer per client, however many guards: the smallest settings apply', async () => {
+		const client = new SocketRedis();
+		const before = jest.getTimerCount();
+		for (let index = 0; index < 1000; index++) {
+			guardedRedis(client, {timeoutMs: 100, heartbeatMs: 2000});
+		}
+
+		guardedRedis(client, {timeoutMs: 100, heartbeatMs: 500});
+		expect(jest.getTimerCount()).toBe(before + 1);
+		await advance(1000);
+		expect(client.pings).toBe(1);
+	});
+
 	test('a dead idle connection: the PINGs reach their deadline and the rule drops it before any request pays', async () => {
 		const client = new SocketRedis();
 		guardedRedis(client, {timeoutMs: 100, heartbeatMs: 500, deadConnectionMs: 200});
