@@ -15,7 +15,7 @@ export type IORedisLike = EventEmitterLike & {
 	startupNodes?: unknown[];
 	// Private in ioredis' types; read only to tell "QUIT sent, socket not closed yet" apart from `ready`.
 	manuallyClosing?: boolean;
-	stream?: {destroy?: () => void; bytesRead?: number; destroyed?: boolean};
+	stream?: {destroy?: () => void; resetAndDestroy?: () => unknown; bytesRead?: number; destroyed?: boolean};
 	setStatus?: (status: string) => void;
 	flushQueue?: (error: Error, options?: {offlineQueue?: boolean; commandQueue?: boolean}) => void;
 	// The dead-connection rule: a Cluster's node connections, and what each has sent and not seen answered.
@@ -28,7 +28,9 @@ export type IORedisLike = EventEmitterLike & {
 // `commandQueue` whether commands wait for replies. Dropped with `destroy()`: `disconnect(true)` only half-closes,
 // and a dead peer never finishes the close. Its waiting commands are flushed first, with the rule's error: left in
 // the queue, a `Redis` resends them after reconnecting, and a `Cluster` retries those a node rejects with "Connection
-// is closed." elsewhere.
+// is closed." elsewhere. And reset, not closed: a closed socket's kernel keeps retransmitting what it had sent, so a
+// path that heals minutes later would deliver those commands after all (measured: INCRs counted once the packet
+// filter was lifted). `resetAndDestroy()` (Node 16.17+) discards them; a TLS socket cannot be reset and is destroyed.
 function ioredisConnection(node: IORedisLike, wholeClient: boolean): WatchedConnection[] {
 	const {stream} = node;
 	if (node.status !== 'ready' || !stream || stream.destroyed === true || typeof stream.bytesRead !== 'number') {
@@ -43,7 +45,11 @@ function ioredisConnection(node: IORedisLike, wholeClient: boolean): WatchedConn
 		hasWaiting: () => (node.commandQueue?.length ?? 1) > 0,
 		drop(cause) {
 			node.flushQueue?.(cause, {offlineQueue: false});
-			stream.destroy?.();
+			try {
+				stream.resetAndDestroy!();
+			} catch {
+				stream.destroy?.();
+			}
 		},
 		ping: async () => node.ping?.(),
 	}];
