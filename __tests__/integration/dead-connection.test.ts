@@ -390,5 +390,11 @@ describeWithNetns('a connection that says ready but is dead (packet filter in a 
 		expect(decisions.map(decision => decision.totalHits)).toEqual(
 			[...decisions.map(decision => decision.totalHits)].sort((a, b) => a - b),
 		);
+		// The path heals: nothing the dead socket had sent is counted late.
+		await netns.exec('iptables', '-F');
+		await new Promise(resolve => {
+			setTimeout(resolve, 1500);
+		});
+		expect(await decide()).toMatchObject({decidedBy: 'primary', totalHits: requests});
 	});
 });
