@@ -42,6 +42,36 @@ export type ClientAdapter = {
 	describe(): string;
 	/** Stop for good, gracefully when possible; resolves when the client has ended, or after `timeoutMs` at the latest. */
 	close(timeoutMs: number): Promise<void>;
+	/**
+	The ready connections commands go out on now, for the dead-connection rule (`dead-connection.ts`): the client's one
+	socket, or each node's of a Cluster. Missing, or empty, where the adapter cannot reach them (the rule is off then).
+	*/
+	connections?: () => readonly WatchedConnection[];
+};
+
+/** One connection the dead-connection rule watches. Made per look: `key` says which socket it is. */
+export type WatchedConnection = {
+	/** The same object for as long as this socket lives (a new one after a reconnect). */
+	readonly key: object;
+	/** `host:port`, for messages. */
+	readonly server: string;
+	/** `true` for the client's only connection, `false` for one node of a Cluster. */
+	readonly wholeClient: boolean;
+	/**
+	A count that grows whenever the connection receives anything (bytes read); missing where the socket cannot be read
+	(then the rule counts the replies `run()` sees).
+	*/
+	readonly received: (() => number) | undefined;
+	/** Whether commands were sent on it and not answered yet, when the client can say (else `true`). */
+	hasWaiting(): boolean;
+	/**
+	Drop this socket so that the client reconnects (only this node's, for a Cluster). The commands waiting on it are
+	rejected with `cause` (code `DEAD_CONNECTION`), never resent: their callers have had their `TIMEOUT` already, and a
+	resent `INCR` would count twice.
+	*/
+	drop(cause: Error): void;
+	/** PING on this connection (the heartbeat). */
+	ping(): Promise<unknown>;
 };
 
 // The minimal surface every supported client shares.

@@ -75,6 +75,9 @@ export class ClientState implements SharedClientState {
 	// A failure retrying cannot fix (a wrong password, a rejected certificate): every caller gets it at once, in both
 	// modes, until the client is ready.
 	#permanentFailure: ConnectionGuardError | undefined;
+	// The dead-connection rule dropped the client's connection (`connectionDead`): fail-fast callers get `failure`
+	// until a new connection is ready. `dropped` once the client showed it let the old one go (so `ready` is the new).
+	#deadConnection: {readonly failure: ConnectionGuardError; dropped: boolean} | undefined;
 
 	constructor(readonly client: unknown, readonly adapter: ClientAdapter) {
 		this.readyPromise = Promise.resolve(client);
@@ -85,7 +88,21 @@ export class ClientState implements SharedClientState {
 	}
 
 	isReady() {
-		return this.#closing === undefined && this.adapter.isReady();
+		return this.#closing === undefined && this.#deadConnection === undefined && this.adapter.isReady();
+	}
+
+	/**
+	The dead-connection rule found the client's connection dead (`cause`, code `DEAD_CONNECTION`) and dropped it: until a
+	new one is ready, fail-fast callers get `CONNECT_FAILED` at once with that cause; wait-for-ready ones wait for it.
+	*/
+	connectionDead(cause: ConnectionGuardError): void {
+		if (this.#closing !== undefined) {
+			return;
+		}
+
+		this.#deadConnection = {failure: connectFailedError(this.describe(), cause), dropped: false};
+		this.#unsubscribe ??= this.adapter.subscribe(this.#step, this.#onError);
+		this.#step();
 	}
 
 	wait(
@@ -186,6 +203,10 @@ export class ClientState implements SharedClientState {
 		}
 
 		const phase = this.adapter.phase();
+		if (this.#deadConnection && this.#stillDead(phase)) {
+			return;
+		}
+
 		if (this.#permanentFailure !== undefined && phase !== 'ready') {
 			for (const waiter of [...this.#waiters]) {
 				waiter.settle(this.#permanentFailure);
@@ -200,6 +221,28 @@ export class ClientState implements SharedClientState {
 			this.#onNotConnecting(phase);
 		}
 	};
+
+	// A dropped dead connection: `true` while it is being replaced (fail-fast waiters rejected, the rest wait). Over
+	// once a new connection is ready, or the client ended (nothing reconnects by itself: the usual rules connect it).
+	#stillDead(phase: Phase): boolean {
+		const dead = this.#deadConnection!;
+		if (phase !== 'ready') {
+			dead.dropped = true;
+		}
+
+		if (dead.dropped && (phase === 'ready' || phase === 'idle')) {
+			this.#deadConnection = undefined;
+			return false;
+		}
+
+		this.#rejectFailFast(dead.failure);
+		if (phase === 'ready') {
+			// The old socket, not closed yet: nobody is told it is ready.
+			return true;
+		}
+
+		return false;
+	}
 
 	#onReady() {
 		this.#lastError = undefined;
@@ -364,7 +407,8 @@ export class ClientState implements SharedClientState {
 	or idle with nobody waiting, or the guard is closed.
 	*/
 	#unsubscribeWhenSettled() {
-		if (this.#unsubscribe && this.#waiters.size === 0 && !this.#attempt && !this.#backoff.pending) {
+		if (this.#unsubscribe && this.#waiters.size === 0 && !this.#attempt && !this.#backoff.pending
+			&& !this.#deadConnection) {
 			const phase = this.adapter.phase();
 			if (phase === 'ready' || phase === 'idle') {
 				this.#unsubscribe();

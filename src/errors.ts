@@ -9,6 +9,8 @@ What went wrong, as a stable string to branch on.
 - `CONNECTION_LOST`: (`run()`) the connection the command was sent on closed before the reply came; `cause` is the
   client's error, if it gave one.
 - `CLOSED`: the guard was closed with `guard.close()`; it will not connect again.
+- `DEAD_CONNECTION`: never a rejection of its own: the `cause` of the `CONNECT_FAILED` that fail-fast callers get while
+  the guard replaces a connection it found dead (it received nothing for `deadConnectionMs` while commands waited).
 
 @example
 ```
@@ -18,7 +20,8 @@ function answerWithoutRedis(code: ConnectionGuardErrorCode) {
 }
 ```
 */
-export type ConnectionGuardErrorCode = 'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CONNECTION_LOST' | 'CLOSED';
+export type ConnectionGuardErrorCode =
+	'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CONNECTION_LOST' | 'CLOSED' | 'DEAD_CONNECTION';
 
 // A registry-wide symbol, so that an error made by another copy of this package (its CommonJS build, or a second
 // install) still passes `instanceof ConnectionGuardError` here: each copy has its own class, but they all stamp this
@@ -93,3 +96,9 @@ export const abortedError = (signal: AbortSignal): ConnectionGuardError =>
 
 export const closedError = (server: string): ConnectionGuardError =>
 	new ConnectionGuardError('CLOSED', `The connection guard for Redis at ${server} was closed`);
+
+export const deadConnectionError = (server: string, silentMs: number, deadConnectionMs: number): ConnectionGuardError =>
+	new ConnectionGuardError(
+		'DEAD_CONNECTION',
+		`The connection to Redis at ${server} received nothing for ${Math.round(silentMs)} ms while commands waited (deadConnectionMs: ${deadConnectionMs}): dropped to reconnect`,
+	);

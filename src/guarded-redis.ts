@@ -1,10 +1,11 @@
+import {defaultDeadConnectionMs, watchConnections} from './dead-connection.js';
 import {abortedError, replyTimeoutError} from './errors.js';
 import type {InFlight} from './in-flight.js';
 import {adapterFor} from './recognise-client.js';
 import {existingInFlight, inFlightOf, sharedStateOf} from './registry.js';
 import {
-	defaultTimeoutMs, describeValue, invalidBoolean, invalidMilliseconds, invalidOptionsObject, invalidSignal,
-	unknownOption,
+	defaultTimeoutMs, describeValue, invalidBoolean, invalidMilliseconds, invalidOptionalMilliseconds,
+	invalidOptionsObject, invalidSignal, unknownOption,
 } from './options.js';
 import {ensureConnectedChannel, hasSubscribers} from './tracing.js';
 
@@ -32,6 +33,27 @@ export type GuardedRedisOptions = {
 	@default false
 	*/
 	readonly waitForReady?: boolean;
+
+	/**
+	The dead-connection rule: a `ready` connection that has received nothing at all for this long while `run()`'s
+	commands waited on it (judged when one of them reaches its deadline) is dropped, and the client reconnects; meanwhile
+	fail-fast `ensureConnected()` calls get `CONNECT_FAILED` with a `DEAD_CONNECTION` cause. A command that keeps the
+	connection busy longer (a long script, a big `KEYS`) looks the same: keep this above your slowest command. `false`
+	or `Infinity` turns it off. The rule is per client: the smallest value of its guards applies. See
+	docs/failure-behaviour.md.
+
+	@default twice `timeoutMs`, at least 1000
+	*/
+	readonly deadConnectionMs?: number | false;
+
+	/**
+	Send one `PING` (under `timeoutMs`, like a command of `run()`) on a ready connection that has received nothing for
+	this long, so that a dead one is found by the rule before a request pays for it. One timer per client, unref'd,
+	cleared by `close()`. `false` or `Infinity`: no heartbeat.
+
+	@default false
+	*/
+	readonly heartbeatMs?: number | false;
 };
 
 /**
@@ -169,7 +191,9 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 	}
 
 	const invalid = invalidOptionsObject(options) ?? unknownOption(options, guardOptions)
-		?? invalidMilliseconds(options.timeoutMs, 'timeoutMs') ?? invalidBoolean(options.waitForReady, 'waitForReady');
+		?? invalidMilliseconds(options.timeoutMs, 'timeoutMs') ?? invalidBoolean(options.waitForReady, 'waitForReady')
+		?? invalidOptionalMilliseconds(options.deadConnectionMs, 'deadConnectionMs')
+		?? invalidOptionalMilliseconds(options.heartbeatMs, 'heartbeatMs');
 	if (invalid) {
 		throw invalid;
 	}
@@ -178,6 +202,13 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 	const defaultWaitForReady = options.waitForReady ?? false;
 	const state = sharedStateOf(client, adapter);
 	let inFlight: InFlight | undefined;
+	const connections = watchConnections(client, adapter, state, inFlightOf(client, adapter), {
+		deadConnectionMs: options.deadConnectionMs === false ? Number.POSITIVE_INFINITY
+			: options.deadConnectionMs ?? defaultDeadConnectionMs(defaultTimeout),
+		heartbeatMs: options.heartbeatMs === false ? Number.POSITIVE_INFINITY
+			: options.heartbeatMs ?? Number.POSITIVE_INFINITY,
+		timeoutMs: defaultTimeout,
+	});
 
 	// Not ready: wait (the trace, when anyone listens, is the call's); the caller has checked the options.
 	const waitUntilReady = (timeoutMs: number, signal: AbortSignal | undefined, waitForReady: boolean): Promise<C> => {
@@ -272,13 +303,14 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 			return runWhenReady(fn, inFlight, timeoutMs, callOptions);
 		},
 		close() {
+			connections?.stop();
 			existingInFlight(client)?.close();
 			return state.close(defaultTimeout);
 		},
 	};
 }
 
-const guardOptions = ['timeoutMs', 'waitForReady'] as const;
+const guardOptions = ['timeoutMs', 'waitForReady', 'deadConnectionMs', 'heartbeatMs'] as const;
 const callOptionNames = ['timeoutMs', 'signal', 'waitForReady'] as const;
 
 function invalidCallOptions(options: EnsureConnectedOptions | undefined): TypeError | RangeError | undefined {

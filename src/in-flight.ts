@@ -50,6 +50,9 @@ export class InFlight {
 	#timerAt = Number.POSITIVE_INFINITY;
 	#stopWatching: (() => void) | undefined;
 	#closed = false;
+	/** For the dead-connection rule (dead-connection.ts): replies seen, late ones too; a call per deadline passed. */
+	settled = 0;
+	onDeadline: ((startedAt: number) => void) | undefined;
 
 	constructor(private readonly adapter: ClientAdapter) {}
 
@@ -90,10 +93,12 @@ export class InFlight {
 
 		// After a deadline or a lost connection the caller has its answer: the late outcome is dropped here.
 		Promise.resolve(reply).then(value => {
+			this.settled++;
 			if (this.#remove(flight)) {
 				flight.resolve(value);
 			}
 		}, (error: unknown) => {
+			this.settled++;
 			if (this.#remove(flight)) {
 				flight.reject(this.adapter.isConnectionLost(error)
 					? connectionLostError(this.adapter.describe(), error)
@@ -199,6 +204,7 @@ export class InFlight {
 				const flight = list.head;
 				this.#remove(flight);
 				flight.reject(replyTimeoutError(this.adapter.describe(), list.timeoutMs));
+				this.onDeadline?.(flight.at - list.timeoutMs);
 			}
 
 			if (list.head && list.head.at < next) {

@@ -8,4 +8,6 @@ export {
 } from './guarded-redis.js';
 export {backoffWithJitter, type BackoffOptions} from './backoff.js';
 export {ConnectionGuardError, type ConnectionGuardErrorCode} from './errors.js';
-export {channels, type ConnectTraceContext, type EnsureConnectedTraceContext} from './tracing.js';
+export {
+	channels, type ConnectTraceContext, type DeadConnectionMessage, type EnsureConnectedTraceContext,
+} from './tracing.js';

@@ -82,3 +82,23 @@ export function invalidSignal(value: unknown): TypeError | undefined {
 		? undefined
 		: new TypeError(`Expected \`signal\` to be an AbortSignal, got \`${describeValue(value)}\``);
 }
+
+/**
+A TypeError/RangeError unless `value` is `undefined`, `false` (off) or a positive number of milliseconds (`Infinity`
+is off too): for the dead-connection rule's `deadConnectionMs` and `heartbeatMs`, where 0 would mean "at once, always".
+*/
+export function invalidOptionalMilliseconds(value: unknown, name: string): TypeError | RangeError | undefined {
+	if (value === undefined || value === false) {
+		return undefined;
+	}
+
+	if (typeof value !== 'number') {
+		return new TypeError(`Expected \`${name}\` to be a number of milliseconds or \`false\`, got \`${describeValue(value)}\``);
+	}
+
+	if (Number.isNaN(value) || value <= 0) {
+		return new RangeError(`Expected \`${name}\` to be a positive number of milliseconds, \`Infinity\` or \`false\`, got \`${value}\``);
+	}
+
+	return undefined;
+}

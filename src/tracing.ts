@@ -1,4 +1,4 @@
-import {tracingChannel} from 'node:diagnostics_channel';
+import {channel, tracingChannel} from 'node:diagnostics_channel';
 import type {ConnectionGuardError} from './errors.js';
 
 /**
@@ -9,7 +9,7 @@ concurrent waiter joins. Published on the TracingChannel's `start` and `end` whe
 
 @example
 ```
-import {tracingChannel} from 'node:diagnostics_channel';
+import {channel, tracingChannel} from 'node:diagnostics_channel';
 import type {ConnectTraceContext} from 'connection-guard';
 
 tracingChannel<unknown, ConnectTraceContext>('connection-guard:connect').subscribe({
@@ -44,7 +44,7 @@ Field names are part of the public API (semver).
 
 @example
 ```
-import {tracingChannel} from 'node:diagnostics_channel';
+import {channel, tracingChannel} from 'node:diagnostics_channel';
 import type {EnsureConnectedTraceContext} from 'connection-guard';
 
 const timedOut = new Set<EnsureConnectedTraceContext>();
@@ -79,11 +79,41 @@ export type EnsureConnectedTraceContext = {
 };
 
 /**
-The names of the TracingChannels this package publishes on (`node:diagnostics_channel`). Stable across releases.
+The message published on the `connection-guard:dead-connection` channel (a plain diagnostics channel: one event, no
+start or end) each time the guard drops a connection it found dead, just before it drops it. Field names are part of
+the public API (semver).
 
 @example
 ```
-import {tracingChannel} from 'node:diagnostics_channel';
+import {subscribe} from 'node:diagnostics_channel';
+import {channels, type DeadConnectionMessage} from 'connection-guard';
+
+subscribe(channels.deadConnection, message => {
+	const {connection, silentMs} = message as DeadConnectionMessage;
+	console.warn(`dropped ${connection}: nothing received for ${Math.round(silentMs)} ms`);
+});
+```
+*/
+export type DeadConnectionMessage = {
+	/** The server(s) the client talks to, as error messages name them. */
+	readonly server: string;
+	/** The connection dropped: the client's own, or one Cluster node's (`host:port`). */
+	readonly connection: string;
+	/** How long it had received nothing while commands waited on it, in milliseconds. */
+	readonly silentMs: number;
+	/** The rule's threshold it passed. */
+	readonly deadConnectionMs: number;
+	/** `true` when it was the client's only connection (not one node of a Cluster). */
+	readonly wholeClient: boolean;
+};
+
+/**
+The names of the channels this package publishes on (`node:diagnostics_channel`): two TracingChannels and one plain
+channel (`deadConnection`). Stable across releases.
+
+@example
+```
+import {channel, tracingChannel} from 'node:diagnostics_channel';
 import {channels} from 'connection-guard';
 
 const connect = tracingChannel(channels.connect);
@@ -93,11 +123,13 @@ console.log(connect.hasSubscribers);
 export const channels = {
 	connect: 'connection-guard:connect',
 	ensureConnected: 'connection-guard:ensureConnected',
+	deadConnection: 'connection-guard:dead-connection',
 } as const;
 
 // Channels are global by name, so every copy of the package publishes to the same subscribers.
 export const connectChannel = tracingChannel<unknown, ConnectTraceContext>(channels.connect);
 export const ensureConnectedChannel = tracingChannel<unknown, EnsureConnectedTraceContext>(channels.ensureConnected);
+export const deadConnectionChannel = channel(channels.deadConnection);
 
 type SubChannels = Record<'start' | 'end' | 'asyncStart' | 'asyncEnd' | 'error', {readonly hasSubscribers: boolean}>;
 

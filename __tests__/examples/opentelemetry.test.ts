@@ -254,3 +254,30 @@ test('after the returned function runs, nothing is recorded', async () => {
 	// The app's own span still reached the exporter: the SDK itself was not disturbed.
 	expect(requestSpans()).toHaveLength(5);
 });
+
+test('a connection that stops answering past deadConnectionMs: connection_guard.dead_connections counts the drop', async () => {
+	const client = new Redis({host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 1});
+	client.on('error', () => undefined);
+	clients.push(client);
+	const guard = guardedRedis(client, {timeoutMs: 200, deadConnectionMs: 200});
+	await guard.run(async redis => redis.ping());
+	// A frozen server keeps its socket open and answers nothing: to the client, a dead connection.
+	server.freeze();
+	try {
+		expect((await rejection(guard.run(async redis => redis.ping()))).code).toBe('TIMEOUT');
+	} finally {
+		server.thaw();
+	}
+
+	const {resourceMetrics} = await reader.collect();
+	const dead = resourceMetrics.scopeMetrics.flatMap(scope => scope.metrics)
+		.find(metric => metric.descriptor.name === 'connection_guard.dead_connections') as SumMetricData | undefined;
+	expect(dead?.dataPoints.map(point => [point.attributes, point.value])).toEqual([[{
+		'db.system.name': 'redis',
+		'connection_guard.server': `127.0.0.1:${server.port}`,
+		'server.address': '127.0.0.1',
+		'server.port': server.port,
+		'connection_guard.whole_client': true,
+	}, 1]]);
+	await expect(guard.run(async redis => redis.ping(), {waitForReady: true, timeoutMs: 5000})).resolves.toBe('PONG');
+});

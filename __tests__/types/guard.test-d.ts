@@ -73,4 +73,4 @@ singleFlight(async (id: string) => id, {key: (id: number) => id});
 
 // Errors
 expectTypeOf(new ConnectionGuardError('TIMEOUT', 'x').code).toEqualTypeOf<ConnectionGuardErrorCode>();
-expectTypeOf<ConnectionGuardErrorCode>().toEqualTypeOf<'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CONNECTION_LOST' | 'CLOSED'>();
+expectTypeOf<ConnectionGuardErrorCode>().toEqualTypeOf<'TIMEOUT' | 'ABORTED' | 'CONNECT_FAILED' | 'CONNECTION_LOST' | 'CLOSED' | 'DEAD_CONNECTION'>();

@@ -40,7 +40,7 @@ const throwing: Case[] = [
 	// A misspelt option would otherwise be ignored, and its default (5 s) used.
 	['guardedRedis(client, {timeout: 1000})', client => guardedRedis(client, {timeout: 1000} as never), TypeError, /^Unknown option `timeout`: did you mean `timeoutMs`\?$/],
 	['guardedRedis(client, {waitforready: true})', client => guardedRedis(client, {waitforready: true} as never), TypeError, /^Unknown option `waitforready`: did you mean `waitForReady`\?$/],
-	['guardedRedis(client, {retries: 3})', client => guardedRedis(client, {retries: 3} as never), TypeError, /^Unknown option `retries`: the options are `timeoutMs`, `waitForReady`$/],
+	['guardedRedis(client, {retries: 3})', client => guardedRedis(client, {retries: 3} as never), TypeError, /^Unknown option `retries`: the options are `timeoutMs`, `waitForReady`, `deadConnectionMs`, `heartbeatMs`$/],
 	['singleFlight(fn, {keys: fn})', () => singleFlight(() => 1, {keys: () => 1} as never), TypeError, /^Unknown option `keys`: did you mean `key`\?$/],
 	['backoffWithJitter({maxDelay: 100})', () => backoffWithJitter({maxDelay: 100} as never), TypeError, /^Unknown option `maxDelay`: did you mean `maxDelayMs`\?$/],
 	['backoffWithJitter({firstDelayMs: 0})', () => backoffWithJitter({firstDelayMs: 0}), RangeError, /`firstDelayMs`/],

@@ -13,11 +13,13 @@ The picture it gives of one request on a cold client:
 The shared attempt is joined by every concurrent caller, so it is no caller's child (it would otherwise hang under
 whichever request happened to start it): each wait links to it instead, and it carries `connection_guard.waiters`.
 */
-import {tracingChannel} from 'node:diagnostics_channel';
+import {subscribe, tracingChannel, unsubscribe} from 'node:diagnostics_channel';
 import {
 	context, metrics, SpanKind, SpanStatusCode, trace, type Attributes, type MeterProvider, type Span, type TracerProvider,
 } from '@opentelemetry/api';
-import {channels, type ConnectTraceContext, type EnsureConnectedTraceContext} from 'connection-guard';
+import {
+	channels, type ConnectTraceContext, type DeadConnectionMessage, type EnsureConnectedTraceContext,
+} from 'connection-guard';
 
 export type InstrumentConnectionGuardOptions = {
 	/** @default the global one (`trace.getTracerProvider()`, what the OTel Node SDK registers) */
@@ -42,8 +44,8 @@ function serverAttributes(server: string): Attributes {
 }
 
 /**
-Subscribe to connection-guard's two TracingChannels and report them through OpenTelemetry; returns the function that
-unsubscribes.
+Subscribe to connection-guard's two TracingChannels and its dead-connection channel and report them through
+OpenTelemetry; returns the function that unsubscribes.
 
 - A span `connection-guard.wait` per `ensureConnected()` call that had to wait (the ready fast path publishes nothing),
   a child of the span active at the call; `error.type` is the guard's `code` when it failed. Linked to the shared
@@ -51,7 +53,9 @@ unsubscribes.
 - A span `connection-guard.attempt` per shared attempt, a root span (no caller's child), with
   `connection_guard.called_connect` and, at its end, `connection_guard.waiters`.
 - Metrics: `connection_guard.attempts` (counter, by `connection_guard.outcome`: `ready`, `CONNECT_FAILED`, `CLOSED`) and
-  `connection_guard.wait.duration` (histogram in seconds, by `connection_guard.outcome`: `ready` or the error code).
+  `connection_guard.wait.duration` (histogram in seconds, by `connection_guard.outcome`: `ready` or the error code);
+  `connection_guard.dead_connections` (counter: connections the guard found dead and dropped, by the dropped
+  connection's `server.address`/`server.port` and `connection_guard.whole_client`: `false` for one Cluster node).
 
 @example
 ```
@@ -76,6 +80,11 @@ export function instrumentConnectionGuard({
 		description: 'How long ensureConnected() calls that had to wait took, by outcome.',
 		unit: 's',
 		advice: {explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]},
+	});
+
+	const deadConnections = meter.createCounter('connection_guard.dead_connections', {
+		description: 'Connections that received nothing for deadConnectionMs while commands waited, dropped to reconnect.',
+		unit: '{connection}',
 	});
 
 	// Contexts are the keys: a trace's start, error and end events all carry the same object. An attempt's span stays
@@ -147,10 +156,17 @@ export function instrumentConnectionGuard({
 
 	const connectChannel = tracingChannel<unknown, ConnectTraceContext>(channels.connect);
 	const ensureConnectedChannel = tracingChannel<unknown, EnsureConnectedTraceContext>(channels.ensureConnected);
+	const onDeadConnection = (message: unknown) => {
+		const {connection, wholeClient} = message as DeadConnectionMessage;
+		deadConnections.add(1, {...serverAttributes(connection), 'connection_guard.whole_client': wholeClient});
+	};
+
 	connectChannel.subscribe(connectSubscriber);
 	ensureConnectedChannel.subscribe(ensureConnectedSubscriber);
+	subscribe(channels.deadConnection, onDeadConnection);
 	return () => {
 		connectChannel.unsubscribe(connectSubscriber);
 		ensureConnectedChannel.unsubscribe(ensureConnectedSubscriber);
+		unsubscribe(channels.deadConnection, onDeadConnection);
 	};
 }

@@ -1,5 +1,7 @@
-import {subscribeTo, waitForEvent, type ClientAdapter, type EventEmitterLike, type Phase} from '../client-adapter.js';
-import {describeIORedis} from '../describe-server.js';
+import {
+	subscribeTo, waitForEvent, type ClientAdapter, type EventEmitterLike, type Phase, type WatchedConnection,
+} from '../client-adapter.js';
+import {describeAddress, describeIORedis} from '../describe-server.js';
 import {connectionClosed, messageOf} from '../errors.js';
 
 export type IORedisLike = EventEmitterLike & {
@@ -13,10 +15,45 @@ export type IORedisLike = EventEmitterLike & {
 	startupNodes?: unknown[];
 	// Private in ioredis' types; read only to tell "QUIT sent, socket not closed yet" apart from `ready`.
 	manuallyClosing?: boolean;
-	stream?: {destroy?: () => void};
+	stream?: {destroy?: () => void; resetAndDestroy?: () => unknown; bytesRead?: number; destroyed?: boolean};
 	setStatus?: (status: string) => void;
-	flushQueue?: (error: Error) => void;
+	flushQueue?: (error: Error, options?: {offlineQueue?: boolean; commandQueue?: boolean}) => void;
+	// The dead-connection rule: a Cluster's node connections, and what each has sent and not seen answered.
+	nodes?: (role?: string) => IORedisLike[];
+	commandQueue?: {readonly length: number};
+	ping?: () => Promise<unknown>;
 };
+
+// One ready socket of ioredis, for the dead-connection rule: its `bytesRead` says whether anything came in, its
+// `commandQueue` whether commands wait for replies. Dropped with `destroy()`: `disconnect(true)` only half-closes,
+// and a dead peer never finishes the close. Its waiting commands are flushed first, with the rule's error: left in
+// the queue, a `Redis` resends them after reconnecting, and a `Cluster` retries those a node rejects with "Connection
+// is closed." elsewhere. And reset, not closed: a closed socket's kernel keeps retransmitting what it had sent, so a
+// path that heals minutes later would deliver those commands after all (measured: INCRs counted once the packet
+// filter was lifted). `resetAndDestroy()` (Node 16.17+) discards them; a TLS socket cannot be reset and is destroyed.
+function ioredisConnection(node: IORedisLike, wholeClient: boolean): WatchedConnection[] {
+	const {stream} = node;
+	if (node.status !== 'ready' || !stream || stream.destroyed === true || typeof stream.bytesRead !== 'number') {
+		return [];
+	}
+
+	return [{
+		key: stream,
+		server: describeAddress(node.options ?? {}),
+		wholeClient,
+		received: () => stream.bytesRead!,
+		hasWaiting: () => (node.commandQueue?.length ?? 1) > 0,
+		drop(cause) {
+			node.flushQueue?.(cause, {offlineQueue: false});
+			try {
+				stream.resetAndDestroy!();
+			} catch {
+				stream.destroy?.();
+			}
+		},
+		ping: async () => node.ping?.(),
+	}];
+}
 
 // ioredis `Redis` and `Cluster` (v5 and v6) share the status names; Cluster adds `disconnecting`.
 export function ioredisAdapter(client: IORedisLike): ClientAdapter {
@@ -120,7 +157,9 @@ export function ioredisAdapter(client: IORedisLike): ClientAdapter {
 		// A node of a `Cluster` that closes rejects the commands it held with "Connection is closed." (ioredis's
 		// CONNECTION_CLOSED_ERROR_MSG); a `Redis` flushes them with MaxRetriesPerRequestError while it reconnects.
 		isConnectionLost: error => messageOf(error) === 'Connection is closed.'
-			|| (error as {name?: unknown} | undefined)?.name === 'MaxRetriesPerRequestError',
+			|| (error as {name?: unknown} | undefined)?.name === 'MaxRetriesPerRequestError'
+			// The dead-connection rule's flush (`connections()` below).
+			|| (error as {code?: unknown} | undefined)?.code === 'DEAD_CONNECTION',
 		describe: () => describeIORedis(client),
 		async close(timeoutMs) {
 			if (ended()) {
@@ -147,5 +186,9 @@ export function ioredisAdapter(client: IORedisLike): ClientAdapter {
 			await disconnectEnded;
 			finishStuckDisconnect();
 		},
+		// A Cluster's nodes each have their own socket: each is judged and dropped on its own.
+		connections: () => client.isCluster === true
+			? (client.nodes?.('all') ?? []).flatMap(node => ioredisConnection(node, false))
+			: ioredisConnection(client, true),
 	};
 }

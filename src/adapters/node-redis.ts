@@ -6,7 +6,8 @@ import {isObject} from '../options.js';
 const noop = () => undefined;
 // What node-redis rejects in-flight commands with when their socket drops: its own errors for a socket that closed or
 // went silent past `socketTimeout` (classes that leave `name` at 'Error'), or the socket's.
-const socketErrorClasses = new Set(['SocketClosedUnexpectedlyError', 'SocketTimeoutError']);
+// `DisconnectsClientError`: what `destroy()` rejects them with (the dead-connection rule's drop).
+const socketErrorClasses = new Set(['SocketClosedUnexpectedlyError', 'SocketTimeoutError', 'DisconnectsClientError']);
 const droppedCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const isDroppedSocket = (error: unknown): boolean => isObject(error) && (droppedCodes.has(String(error.code))
 	|| socketErrorClasses.has(String((error.constructor as {name?: unknown} | undefined)?.name)));
@@ -24,6 +25,7 @@ export type NodeRedisLike = EventEmitterLike & {
 	_options?: {rootNodes?: unknown; defaults?: {socket?: {tls?: unknown}}};
 	getMasterNode?: () => unknown;
 	getSentinelNode?: () => unknown;
+	ping?: () => Promise<unknown>;
 };
 
 /*
@@ -130,5 +132,23 @@ export function nodeRedisAdapter(client: NodeRedisLike): ClientAdapter {
 				// Nothing left to stop.
 			}
 		},
+		// The dead-connection rule. node-redis keeps its socket private: the rule counts the replies run() sees, and drops
+		// the connection with `destroy()` and a new `connect()` (the public way; a graceful close() would wait on the dead
+		// socket). Not for a cluster: its nodes' clients are out of reach here.
+		connections: () => Array.isArray(client._options?.rootNodes) || !ready() ? [] : [{
+			key: client,
+			server: describeNodeRedis(client),
+			wholeClient: true,
+			received: undefined,
+			hasWaiting: () => true,
+			drop() {
+				try {
+					client.destroy?.();
+				} finally {
+					client.connect().catch(noop);
+				}
+			},
+			ping: async () => client.ping?.(),
+		}],
 	};
 }
