@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The guard's contract suites on real servers on Bun and Deno (binaries from the npm registry, cached outside the
 # clone): the jest files of __tests__/integration, run by `bun test` / `deno test` through __tests__/runtimes. Needs
-# an installed clone (node_modules and dist/, as after `npm install`).
-# Usage: scripts/other-runtimes.sh bun|deno LOG  — prints "RUNTIME VERSION: N passed, N failed" as its last line.
+# an installed clone (node_modules and dist/, as after `npm install`). Each runtime has a folder of its own: an
+# `npm install --no-save` of one into a shared folder removed the other (npm prunes what no package.json names), under a
+# suite that was running on it when CI ran the two side by side.
+# Usage: scripts/other-runtimes.sh bun|deno LOG  — prints "RUNTIME VERSION: N passed, N failed" as its last line;
+#        scripts/other-runtimes.sh bun|deno --fetch — only installs the binary (if missing) and prints its version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime=$1
 log=$2
-home="${XDG_CACHE_HOME:-$HOME/.cache}/connection-guard/runtimes"
+home="${XDG_CACHE_HOME:-$HOME/.cache}/connection-guard/runtimes/$runtime"
 case "$runtime" in
 	bun) package='@oven/bun-linux-x64@^1.4'; binary="$home/node_modules/@oven/bun-linux-x64/bin/bun" ;;
 	deno) package='@deno/linux-x64-glibc@^2.9'; binary="$home/node_modules/@deno/linux-x64-glibc/deno" ;;
@@ -16,10 +19,15 @@ case "$runtime" in
 esac
 if [ ! -x "$binary" ]; then
 	mkdir -p "$home"
-	(cd "$home" && npm install --no-save --no-audit --no-fund --no-package-lock "$package" >/dev/null)
+	# --prefix: without it npm installs into the nearest parent folder with a node_modules.
+	npm install --prefix "$home" --no-save --no-audit --no-fund --no-package-lock "$package" >/dev/null
+fi
+version=$("$binary" --version | head -n 1)
+if [ "$log" = --fetch ]; then
+	echo "$version"
+	exit 0
 fi
 mkdir -p "$(dirname "$log")"
-version=$("$binary" --version | head -n 1)
 
 suites=./__tests__/runtimes/contract-suites.ts
 code=0

@@ -1,8 +1,10 @@
-import {cli, RedisServer} from './redis-server.js';
+import {cli, noSyncDelay, RedisServer} from './redis-server.js';
 
 /**
 A Sentinel topology on loopback: one master, one replica and three sentinels (`redis-server --sentinel` with a generated
-config), each a private `redis-server` on a free port. `downAfterMs` sets how fast a dead master is replaced.
+config), each a private `redis-server` on a free port. `downAfterMs` sets how fast a dead master is replaced;
+`failoverTimeoutMs` how long a failover may take, and also how soon a sentinel that began one may begin the next for the
+same master name (twice that after the previous began): a file that fails over twice waits out the rest of that.
 */
 export class RedisSentinelTopology {
 	private constructor(
@@ -12,15 +14,15 @@ export class RedisSentinelTopology {
 		readonly sentinels: RedisServer[],
 	) {}
 
-	static async start({name = 'mymaster', downAfterMs = 1000} = {}): Promise<RedisSentinelTopology> {
-		const master = await RedisServer.start();
-		const replica = await RedisServer.start({extraArguments: ['--replicaof', '127.0.0.1', String(master.port)]});
+	static async start({name = 'mymaster', downAfterMs = 1000, failoverTimeoutMs = 10_000} = {}): Promise<RedisSentinelTopology> {
+		const master = await RedisServer.start({extraArguments: noSyncDelay});
+		const replica = await RedisServer.start({extraArguments: [...noSyncDelay, '--replicaof', '127.0.0.1', String(master.port)]});
 		const sentinels = await Promise.all(Array.from({length: 3}, async () => RedisServer.start({
 			extraArguments: ['--sentinel'],
 			configLines: [
 				`sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
 				`sentinel down-after-milliseconds ${name} ${downAfterMs}`,
-				`sentinel failover-timeout ${name} 10000`,
+				`sentinel failover-timeout ${name} ${failoverTimeoutMs}`,
 				`sentinel parallel-syncs ${name} 1`,
 			],
 		})));
@@ -84,11 +86,20 @@ export class RedisSentinelTopology {
 		await Promise.all([...this.dataNodes, ...this.sentinels].map(async server => server.kill()));
 	}
 
+	/**
+	Starts every process that is not running. A data node that died as master while the sentinels promoted the other one
+	comes back as that one's replica: started as a master, it would wait for the sentinels to convert it (they see its
+	role in INFO, which they ask a replica for every 10 s) and then for a full sync.
+	*/
 	async restart(): Promise<void> {
+		const liveSentinel = this.sentinels.some(sentinel => sentinel.process);
+		const masterPort = liveSentinel ? await this.masterPort().catch(() => 0) : 0;
+		const master = this.dataNodes.find(node => node.port === masterPort && node.process);
 		for (const server of [...this.dataNodes, ...this.sentinels]) {
 			if (!server.process) {
+				const asReplica = master && this.dataNodes.includes(server) ? ['--replicaof', '127.0.0.1', String(master.port)] : [];
 				// eslint-disable-next-line no-await-in-loop
-				await server.restart();
+				await server.restart(asReplica);
 			}
 		}
 
