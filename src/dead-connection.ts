@@ -224,3 +224,8 @@ export function watchConnections(
 	rule.add(settings);
 	return rule;
 }
+
+/** `guard.close()`: the client's rule stops, whichever guard made it (a later one may have added a heartbeat). */
+export function stopWatching(client: object): void {
+	rules.get(client)?.stop();
+}

@@ -10,7 +10,8 @@ What went wrong, as a stable string to branch on.
   client's error, if it gave one.
 - `CLOSED`: the guard was closed with `guard.close()`; it will not connect again.
 - `DEAD_CONNECTION`: never a rejection of its own: the `cause` of the `CONNECT_FAILED` that fail-fast callers get while
-  the guard replaces a connection it found dead (it received nothing for `deadConnectionMs` while commands waited).
+  the guard replaces a connection it found dead (it received nothing for `deadConnectionMs` while commands waited),
+  and on ioredis of the `CONNECTION_LOST` of the commands that were waiting on it.
 
 @example
 ```

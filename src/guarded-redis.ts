@@ -1,4 +1,4 @@
-import {defaultDeadConnectionMs, watchConnections} from './dead-connection.js';
+import {defaultDeadConnectionMs, stopWatching, watchConnections} from './dead-connection.js';
 import {abortedError, replyTimeoutError} from './errors.js';
 import type {InFlight} from './in-flight.js';
 import {adapterFor} from './recognise-client.js';
@@ -202,7 +202,7 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 	const defaultWaitForReady = options.waitForReady ?? false;
 	const state = sharedStateOf(client, adapter);
 	let inFlight: InFlight | undefined;
-	const connections = watchConnections(client, adapter, state, inFlightOf(client, adapter), {
+	watchConnections(client, adapter, state, inFlightOf(client, adapter), {
 		deadConnectionMs: options.deadConnectionMs === false ? Number.POSITIVE_INFINITY
 			: options.deadConnectionMs ?? defaultDeadConnectionMs(defaultTimeout),
 		heartbeatMs: options.heartbeatMs === false ? Number.POSITIVE_INFINITY
@@ -303,7 +303,7 @@ export function guardedRedis<C extends RedisLikeClient>(client: C, options: Guar
 			return runWhenReady(fn, inFlight, timeoutMs, callOptions);
 		},
 		close() {
-			connections?.stop();
+			stopWatching(client);
 			existingInFlight(client)?.close();
 			return state.close(defaultTimeout);
 		},

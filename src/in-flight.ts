@@ -199,12 +199,15 @@ export class InFlight {
 	readonly #onTimer = (): void => {
 		const now = performance.now();
 		let next = Number.POSITIVE_INFINITY;
+		// When each command that reached its deadline was sent, for the dead-connection rule: judged after the timer is
+		// re-armed below, so that nothing the rule does (dropping a socket) can leave the sweep half done.
+		const timedOutStarts: number[] | undefined = this.onDeadline ? [] : undefined;
 		for (const list of this.#lists.values()) {
 			while (list.head && list.head.at <= now) {
 				const flight = list.head;
 				this.#remove(flight);
 				flight.reject(replyTimeoutError(this.adapter.describe(), list.timeoutMs));
-				this.onDeadline?.(flight.at - list.timeoutMs);
+				timedOutStarts?.push(flight.at - list.timeoutMs);
 			}
 
 			if (list.head && list.head.at < next) {
@@ -220,6 +223,10 @@ export class InFlight {
 		} else if (this.#count === 0) {
 			this.#stopWatching?.();
 			this.#stopWatching = undefined;
+		}
+
+		for (const startedAt of timedOutStarts ?? []) {
+			this.onDeadline?.(startedAt);
 		}
 	};
 

@@ -370,6 +370,20 @@ describe('heartbeatMs: one PING on an idle connection', () => {
 		expect(jest.getTimerCount()).toBe(before);
 	});
 
+	test('close() of any guard of the client clears the heartbeat, also one made before the guard that asked for it', async () => {
+		const client = new SocketRedis();
+		const before = jest.getTimerCount();
+		// Both off (a deadline of Infinity turns the rule's default off too): this guard made no rule of its own.
+		const first = guardedRedis(client, {timeoutMs: Number.POSITIVE_INFINITY, heartbeatMs: false});
+		guardedRedis(client, {timeoutMs: 100, heartbeatMs: 1000});
+		expect(jest.getTimerCount()).toBe(before + 1);
+		client.disconnect();
+		await first.close();
+		expect(jest.getTimerCount()).toBe(before);
+		await advance(5000);
+		expect(client.pings).toBe(0);
+	});
+
 	test('one rule and one heartbeat timer per client, however many guards: the smallest settings apply', async () => {
 		const client = new SocketRedis();
 		const before = jest.getTimerCount();
