@@ -4,7 +4,8 @@
 # an installed clone (node_modules and dist/, as after `npm install`). Each runtime has a folder of its own: an
 # `npm install --no-save` of one into a shared folder removed the other (npm prunes what no package.json names), under a
 # suite that was running on it when CI ran the two side by side.
-# Usage: scripts/other-runtimes.sh bun|deno LOG  — prints "RUNTIME VERSION: N passed, N failed" as its last line;
+# Usage: scripts/other-runtimes.sh bun|deno LOG  — prints "RUNTIME VERSION: N passed, N failed", then a "failed: TITLE"
+#        line for each failure with its error's first lines under it;
 #        scripts/other-runtimes.sh bun|deno --fetch — only installs the binary (if missing) and prints its version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +48,7 @@ fi
 read -r passed failed <<<"${counts:-0 1}"
 [ "$code" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo "$version: $passed passed, $failed failed"
+# Under the counts, what failed (the CI's closing summary repeats these lines; a record of only the log's end showed
+# "1 failed" and no name).
+[ "$failed" -eq 0 ] || node scripts/runtime-failures.mjs "$runtime" "$log" || true
 exit "$code"

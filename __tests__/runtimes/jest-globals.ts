@@ -36,27 +36,54 @@ function each<F extends (title: string, body: Body) => unknown>(register: F) {
 }
 
 // Counted here (on Deno; Bun counts its own): a test that never passed — it failed, timed out, or a hook failed before
-// it — is a failure. scripts/other-runtimes.sh reads the line printed after the last test.
+// it — is a failure. scripts/other-runtimes.sh reads the lines printed after the last test: each failure as
+// "failed: TITLE" with its error's first lines indented under it (CI's closing summary repeats them), then the counts.
+const notPassed = new Map<number, {title: string; error: string}>();
 let registered = 0;
 let passed = 0;
-/** Prints "N passed, N failed" after every test registered so far: call it once the suites are imported. */
+/** Prints what failed and "N passed, N failed" after all tests registered: call once the suites are imported. */
 export function reportCounts(): void {
 	nodeTest.after(() => {
+		for (const {title, error} of notPassed.values()) {
+			console.log(`failed: ${title}`);
+			for (const line of error.split('\n').filter(Boolean).slice(0, 5)) {
+				console.log(`    ${line}`);
+			}
+		}
+
 		console.log(`${passed} passed, ${registered - passed} failed`);
 	});
 }
 
 const test = (title: string, body: Body, ms?: number) => {
 	registered++;
+	const key = registered;
+	const fullTitle = [...describing, title].join(' > ');
+	// Until it passes: a test that times out or whose hook failed never reaches its catch.
+	notPassed.set(key, {title: fullTitle, error: 'did not finish: timed out, or a hook before it failed'});
 	return nodeTest.test(title, {timeout: ms ?? timeoutMs}, async () => {
-		await body();
+		try {
+			await body();
+		} catch (error) {
+			notPassed.set(key, {title: fullTitle, error: error instanceof Error ? error.message : String(error)});
+			throw error;
+		}
+
+		notPassed.delete(key);
 		passed++;
 	});
 };
 test.each = each(test);
 
+// The describe titles around the test being registered (bodies run synchronously), for the failure lines' full titles.
+const describing: string[] = [];
 const describe = (title: string, body: Body) => nodeTest.describe(title, () => {
-	body();
+	describing.push(title);
+	try {
+		body();
+	} finally {
+		describing.pop();
+	}
 });
 describe.each = each(describe);
 
